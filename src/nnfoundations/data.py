@@ -1,0 +1,121 @@
+"""Data: the embedded digits dataset, a seeded stratified split, and standardisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits as _sklearn_digits
+from sklearn.model_selection import train_test_split
+
+from nnfoundations import _checks
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature standardisation ``(x - mean) / std``, fitted on training data only.
+
+    Features that are constant in the training data get ``std = 1`` so they map to 0 rather
+    than to NaN.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> Standardizer:
+        """Fit the mean and standard deviation of each column of ``X``."""
+        std = X.std(axis=0)
+        return cls(mean=X.mean(axis=0), std=np.where(std > 0, std, 1.0))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Standardise ``X`` with the fitted statistics, as float32."""
+        return ((X - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists, for JSON or a ``weights_only`` checkpoint."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[float]]) -> Standardizer:
+        """Inverse of :meth:`to_dict`."""
+        return cls(mean=np.asarray(d["mean"], float), std=np.asarray(d["std"], float))
+
+
+@dataclass
+class Split:
+    """Train, validation and test tensors, standardised with the training part's statistics."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_val: torch.Tensor
+    y_val: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    standardizer: Standardizer
+
+    @property
+    def n_features(self) -> int:
+        """Width of one example."""
+        return self.X_train.shape[1]
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""
+    X, y = _sklearn_digits(return_X_y=True)
+    return X.astype(np.float64), y.astype(np.int64)
+
+
+def split_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+) -> Split:
+    """Split ``(X, y)`` into stratified train/validation/test parts and standardise them.
+
+    The standardisation is fitted on the training part only, so nothing of the validation
+    or test data leaks into training.
+
+    Args:
+        X: features, shape ``(n, d)``.
+        y: integer class labels, shape ``(n,)``.
+        val_fraction: share of all examples held out for validation, in ``(0, 1)``.
+        test_fraction: share of all examples held out for the final test, in ``[0, 1)``.
+        seed: seed of the shuffle, so the same seed gives the same split.
+
+    Returns:
+        A :class:`Split` of float32 features and int64 labels.
+    """
+    val_fraction = _checks.fraction("val_fraction", val_fraction, low_open=True)
+    test_fraction = _checks.fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
+        )
+    idx = np.arange(len(y))
+    rest, test = _stratified(idx, y, test_fraction, seed)
+    train, val = _stratified(rest, y, val_fraction / (1 - test_fraction), seed + 1)
+    scaler = Standardizer.fit(X[train])
+
+    def part(i: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(scaler.transform(X[i])), torch.from_numpy(y[i].astype(np.int64))
+
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = part(train), part(val), part(test)
+    return Split(Xtr, ytr, Xva, yva, Xte, yte, scaler)
+
+
+def _stratified(
+    idx: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if fraction == 0:
+        return idx, idx[:0]
+    try:
+        return train_test_split(idx, test_size=fraction, random_state=seed, stratify=y[idx])
+    except ValueError as err:  # a class too small to stratify: split without it
+        if "least populated class" not in str(err) and "should be greater" not in str(err):
+            raise
+        return train_test_split(idx, test_size=fraction, random_state=seed)

@@ -1,0 +1,65 @@
+"""The model builder: a typed ``nn.Sequential`` of Linear -> ReLU -> (Dropout) blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn as nn
+
+from nnfoundations import _checks
+
+
+def build_model(
+    input_size: int,
+    hidden_sizes: Sequence[int],
+    output_size: int,
+    dropout_rate: float = 0.0,
+) -> nn.Sequential:
+    """Build a feedforward neural network with ReLU activations.
+
+    Each hidden size ``h`` adds ``Linear(prev, h) -> ReLU`` and, only when ``dropout_rate > 0``,
+    ``Dropout(p=dropout_rate)``. The output layer is a plain ``Linear`` with no activation and
+    no Dropout after it. An empty ``hidden_sizes`` gives a single ``Linear`` (a linear model).
+
+    Args:
+        input_size: number of input features, a positive int.
+        hidden_sizes: hidden layer sizes, e.g. ``[128, 64]``; a sequence of positive ints.
+        output_size: number of output classes, a positive int.
+        dropout_rate: dropout probability in ``[0, 1)``; default 0.0 (no Dropout layers).
+
+    Returns:
+        The model as an ``nn.Sequential``.
+
+    Raises:
+        TypeError: a size is not an int (bools are refused) or ``hidden_sizes`` is not a
+            sequence.
+        ValueError: a size is not positive or ``dropout_rate`` is outside ``[0, 1)``.
+
+    Example:
+        >>> model = build_model(784, [128, 64], 9)
+        >>> sum(p.numel() for p in model.parameters())
+        109321
+    """
+    input_size = _checks.positive_int("input_size", input_size)
+    output_size = _checks.positive_int("output_size", output_size)
+    if isinstance(hidden_sizes, str | bytes) or not isinstance(hidden_sizes, Sequence):
+        raise TypeError(
+            f"hidden_sizes must be a sequence of positive ints, got {hidden_sizes!r}"
+        )
+    sizes = [_checks.positive_int(f"hidden_sizes[{i}]", h) for i, h in enumerate(hidden_sizes)]
+    dropout_rate = _checks.fraction("dropout_rate", dropout_rate)
+
+    layers: list[nn.Module] = []
+    prev_size = input_size
+    for h in sizes:
+        layers += [nn.Linear(prev_size, h), nn.ReLU()]
+        if dropout_rate > 0:
+            layers.append(nn.Dropout(p=dropout_rate))
+        prev_size = h
+    layers.append(nn.Linear(prev_size, output_size))
+    return nn.Sequential(*layers)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Return the number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

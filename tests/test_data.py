@@ -1,0 +1,52 @@
+"""The digits dataset, the stratified split and the standardisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from nnfoundations.data import Standardizer, load_digits, split_data
+
+
+def test_digits_is_embedded():
+    X, y = load_digits()
+    assert X.shape == (1797, 64) and set(np.unique(y)) == set(range(10))
+
+
+def test_split_is_seeded_stratified_and_disjoint():
+    X, y = load_digits()
+    a, b = split_data(X, y, seed=3), split_data(X, y, seed=3)
+    assert torch.equal(a.X_val, b.X_val) and torch.equal(a.y_test, b.y_test)
+    assert len(a.y_train) + len(a.y_val) + len(a.y_test) == len(y)
+    assert len(a.y_test) == pytest.approx(0.15 * len(y), abs=1)
+    # stratified: each class's share in the test part is within one example of the whole's
+    for c in range(10):
+        assert abs((a.y_test == c).sum().item() - 0.15 * (y == c).sum()) <= 1
+
+
+def test_standardisation_is_fitted_on_training_part_only():
+    X, y = load_digits()
+    split = split_data(X, y, seed=0)
+    assert split.X_train.mean(0).abs().max() < 1e-5
+    nonconstant = split.standardizer.std != 1.0
+    assert torch.allclose(split.X_train.std(0, unbiased=False)[nonconstant],
+                          torch.ones(int(nonconstant.sum())), atol=1e-4)
+    assert split.X_val.mean(0).abs().max() > 1e-3  # val statistics were not used
+
+
+def test_constant_features_map_to_zero():
+    scaler = Standardizer.fit(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    assert np.array_equal(scaler.transform(np.array([[2.0, 5.0]])), [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"val_fraction": 0.0}, r"val_fraction must satisfy 0 < value < 1, got 0.0"),
+        ({"test_fraction": 1.0}, r"test_fraction must satisfy 0 <= value < 1, got 1.0"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, r"val_fraction \+ test_fraction must be < 1"),
+    ],
+)
+def test_bad_fractions_are_named(kwargs, match):
+    X, y = load_digits()
+    with pytest.raises(ValueError, match=match):
+        split_data(X, y, **kwargs)
