@@ -22,7 +22,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/nnf train
 
 test: $(VENV)/.dev-installed
-	$(BIN)/ruff check src tests benchmarks assignment
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev-installed
