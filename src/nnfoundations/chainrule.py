@@ -1,0 +1,65 @@
+"""The seed's worked examples of section 1, built as graphs of :class:`Value`.
+
+The ``ŷ`` label is the only non-ASCII name; the functions take plain keyword values so the CLI
+can map flags onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nnfoundations.engine import Value
+
+#: The seed's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
+NETWORK_DEFAULTS: dict[str, float] = {
+    "x1": 1.0, "x2": 2.0, "w11": 0.5, "w12": -0.3, "w21": 0.2, "w22": 0.8,
+    "v1": 0.6, "v2": 0.4, "y": 1.0,
+}
+
+
+@dataclass
+class Graph:
+    """A built example: its output (the loss) and its nodes by name."""
+
+    output: Value
+    nodes: dict[str, Value]
+
+
+def warmup(w: float = 1.0) -> Graph:
+    """Section 1.1: ``z = 2w + 1``, ``a = ReLU(z)``, ``L = (a − 3)²``; at w = 1, dL/dw = 0.
+
+    Example:
+        >>> g = warmup(); g.output.backward(); g.nodes["w"].grad
+        0.0
+    """
+    wv = Value(w, "w")
+    z = (2 * wv + 1).named("z")
+    a = z.relu().named("a")
+    L = ((a - 3) ** 2).named("L")
+    return Graph(L, {"w": wv, "z": z, "a": a, "L": L})
+
+
+def network(**values: float) -> Graph:
+    """Section 1.2: the 2-2-1 ReLU network without biases, with squared-error loss.
+
+    ``z_k = w_k1·x1 + w_k2·x2``, ``h_k = ReLU(z_k)``, ``ŷ = v1·h1 + v2·h2``, ``L = (ŷ − y)²``;
+    ``w_kj`` is the weight from input ``x_j`` to hidden unit ``h_k``.
+
+    Args:
+        **values: any of :data:`NETWORK_DEFAULTS` to override (the seed's values otherwise).
+
+    Example:
+        >>> g = network(); g.output.backward(); round(g.nodes["w21"].grad, 12)
+        -0.224
+    """
+    unknown = sorted(set(values) - set(NETWORK_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown network values {unknown}; allowed: {list(NETWORK_DEFAULTS)}")
+    n = {k: Value(values.get(k, v), k) for k, v in NETWORK_DEFAULTS.items()}
+    n["z1"] = (n["w11"] * n["x1"] + n["w12"] * n["x2"]).named("z1")
+    n["z2"] = (n["w21"] * n["x1"] + n["w22"] * n["x2"]).named("z2")
+    n["h1"] = n["z1"].relu().named("h1")
+    n["h2"] = n["z2"].relu().named("h2")
+    n["ŷ"] = (n["v1"] * n["h1"] + n["v2"] * n["h2"]).named("ŷ")
+    n["L"] = ((n["ŷ"] - n["y"]) ** 2).named("L")
+    return Graph(n["L"], n)

@@ -1,0 +1,292 @@
+"""A scalar reverse-mode autodiff engine whose graph remembers why each gradient is what it is.
+
+Each operation is one method that computes its output and, right beside it, the local
+derivative with respect to each operand, both as a number and as a readable formula. The
+explainer (:mod:`nnfoundations.explain`) reads the derivation straight off the graph.
+
+Subtraction, division and negation are primitives here (micrograd derives them from ``+``,
+``*`` and ``**``) so that a derivation reads ``∂(a − b)/∂b = −1`` rather than going through
+``b·(−1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Real
+
+#: Binding strength of each rendered form, for parentheses: higher binds tighter.
+ATOM, ADD, MUL, UNARY, POW = 5, 1, 2, 3, 4
+
+
+Text = tuple[str, int]  # a rendered expression and its binding strength
+
+
+def fmt(x: float) -> str:
+    """Format a number the way a derivation shows it: up to six significant digits."""
+    if x == 0:
+        return "0"  # never "-0"
+    return f"{x:.6g}"
+
+
+class Value:
+    """A scalar node of a computation graph, with its value, gradient and local rules.
+
+    Attributes:
+        data: the value computed in the forward pass.
+        grad: ``∂output/∂self`` after ``output.backward()``.
+        label: an optional name used by the explainer (``"w21"``, ``"ŷ"``).
+        parents: the operands this node was computed from (a repeated operand repeats).
+        local_grads: ``∂self/∂parent`` for each parent, computed in the forward pass.
+        op: the operation's name (``"+"``, ``"relu"``, ...; ``""`` for a leaf).
+
+    Example:
+        >>> w = Value(1.0, label="w")
+        >>> L = ((2 * w + 1).relu() - 3) ** 2
+        >>> L.backward(); w.grad
+        0.0
+    """
+
+    __slots__ = ("data", "grad", "label", "parents", "local_grads", "op", "form", "prec",
+                 "rules")
+
+    def __init__(self, data: float, label: str = "") -> None:
+        if isinstance(data, bool) or not isinstance(data, Real):
+            raise TypeError(f"Value needs a real number, got {data!r} ({type(data).__name__})")
+        self.data = float(data)
+        self.grad = 0.0
+        self.label = label
+        self.parents: tuple[Value, ...] = ()
+        self.local_grads: tuple[float, ...] = ()
+        self.op = ""
+        self.form = ""  # how the op reads, with {a} and {b} for the operands
+        self.prec = ATOM
+        self.rules: tuple[str, ...] = ()  # ∂self/∂parent as formulas over {a} and {b}
+
+    def __repr__(self) -> str:
+        name = f"label={self.label!r}, " if self.label else ""
+        return f"Value({name}data={fmt(self.data)}, grad={fmt(self.grad)})"
+
+    def named(self, label: str) -> Value:
+        """Set this node's label and return the node, for ``z = (w * x).named("z")``."""
+        self.label = label
+        return self
+
+    # -- one place per op: output, local derivatives and their formulas ------------------
+
+    def _result(
+        self,
+        data: float,
+        op: str,
+        parents: tuple[Value, ...],
+        local_grads: tuple[float, ...],
+        form: str,
+        prec: int,
+        rules: tuple[str, ...],
+    ) -> Value:
+        out = Value(data)
+        out.parents, out.local_grads, out.op = parents, local_grads, op
+        out.form, out.prec, out.rules = form, prec, rules
+        return out
+
+    def __add__(self, other: Value | float) -> Value:
+        other = self._operand(other, "+")
+        return self._result(self.data + other.data, "+", (self, other), (1.0, 1.0),
+                            "{a} + {b}", ADD, ("1", "1"))
+
+    def __sub__(self, other: Value | float) -> Value:
+        other = self._operand(other, "-")
+        return self._result(self.data - other.data, "-", (self, other), (1.0, -1.0),
+                            "{a} − {b}", ADD, ("1", "−1"))
+
+    def __mul__(self, other: Value | float) -> Value:
+        other = self._operand(other, "*")
+        return self._result(self.data * other.data, "*", (self, other),
+                            (other.data, self.data), "{a}·{b}", MUL, ("{b}", "{a}"))
+
+    def __truediv__(self, other: Value | float) -> Value:
+        other = self._operand(other, "/")
+        if other.data == 0:
+            raise ValueError(f"division by zero: {self.describe()} / {other.describe()}, "
+                             "and the divisor is 0")
+        a, b = self.data, other.data
+        return self._result(a / b, "/", (self, other), (1 / b, -a / b**2), "{a}/{b}", MUL,
+                            ("1/{b}", "−{a}/{b}^2"))
+
+    def __pow__(self, exponent: float) -> Value:
+        if isinstance(exponent, Value | bool) or not isinstance(exponent, Real):
+            raise TypeError(f"the exponent of {self.describe()} must be a plain number, "
+                            f"got {exponent!r} ({type(exponent).__name__})")
+        n, a = float(exponent), self.data
+        if (a == 0 and n < 1 and n != 0) or (a < 0 and not n.is_integer()):
+            raise ValueError(f"{self.describe()} = {fmt(a)} cannot be raised to {fmt(n)} "
+                             "with a finite real derivative")
+        power = f"^{fmt(n - 1)}" if n - 1 != 1 else ""
+        return self._result(a**n, "**", (self,), (n * a ** (n - 1),), "{a}^" + fmt(n), POW,
+                            (f"{fmt(n)}·{{a}}{power}",))
+
+    def __neg__(self) -> Value:
+        return self._result(-self.data, "neg", (self,), (-1.0,), "−{a}", UNARY, ("−1",))
+
+    def relu(self) -> Value:
+        """``max(0, x)``. Its derivative is 1 for x > 0 and 0 for x <= 0 (0 at exactly 0,
+        as in torch)."""
+        active = self.data > 0
+        return self._result(self.data if active else 0.0, "relu", (self,),
+                            (1.0 if active else 0.0,), "ReLU({a})", ATOM,
+                            ("1" if active else "0",))
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent; ``d tanh(x)/dx = 1 − tanh(x)²``."""
+        t = math.tanh(self.data)
+        return self._result(t, "tanh", (self,), (1 - t * t,), "tanh({a})", ATOM,
+                            ("1 − tanh({a})^2",))
+
+    def sigmoid(self) -> Value:
+        """Logistic sigmoid ``1 / (1 + e^−x)``; ``dσ(x)/dx = σ(x)·(1 − σ(x))``."""
+        x = self.data
+        s = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+        return self._result(s, "sigmoid", (self,), (s * (1 - s),), "σ({a})", ATOM,
+                            ("σ({a})·(1 − σ({a}))",))
+
+    def exp(self) -> Value:
+        """``e^x``; its derivative is ``e^x``."""
+        try:
+            e = math.exp(self.data)
+        except OverflowError:
+            raise ValueError(f"exp({self.describe()}) overflows: {self.describe()} = "
+                             f"{fmt(self.data)} is too large") from None
+        return self._result(e, "exp", (self,), (e,), "exp({a})", ATOM, ("exp({a})",))
+
+    def log(self) -> Value:
+        """Natural logarithm, for x > 0; ``d log(x)/dx = 1/x``."""
+        if self.data <= 0:
+            raise ValueError(f"log of a non-positive number: {self.describe()} = "
+                             f"{fmt(self.data)}")
+        return self._result(math.log(self.data), "log", (self,), (1 / self.data,),
+                            "log({a})", ATOM, ("1/{a}",))
+
+    # -- derived forms: plain numbers on the left ---------------------------------------
+
+    def __radd__(self, other: float) -> Value:
+        return self._operand(other, "+") + self
+
+    def __rsub__(self, other: float) -> Value:
+        return self._operand(other, "-") - self
+
+    def __rmul__(self, other: float) -> Value:
+        return self._operand(other, "*") * self
+
+    def __rtruediv__(self, other: float) -> Value:
+        return self._operand(other, "/") / self
+
+    def _operand(self, other: object, op: str) -> Value:
+        if isinstance(other, Value):
+            return other
+        if isinstance(other, bool) or not isinstance(other, Real):
+            raise TypeError(f"cannot apply '{op}' to {self.describe()} and {other!r} "
+                            f"({type(other).__name__}): operands must be numbers or Values")
+        return Value(float(other))
+
+    # -- the backward pass ---------------------------------------------------------------
+
+    def topological_order(self) -> list[Value]:
+        """Every node of this graph, each after all its operands; iterative (no recursion
+        limit, so chains of any length work)."""
+        order: list[Value] = []
+        seen: set[int] = set()
+        stack: list[tuple[Value, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
+        return order
+
+    def backward(self) -> None:
+        """Compute ``∂self/∂node`` into ``node.grad`` for every node of this graph.
+
+        Grads of the graph are set afresh (unlike torch, which adds to earlier calls), then
+        each node's grad is the sum over its uses: a node used twice gets both paths.
+        """
+        order = self.topological_order()
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            for parent, local in zip(node.parents, node.local_grads, strict=True):
+                parent.grad += local * node.grad
+
+    # -- reading the graph -----------------------------------------------------------------
+
+    def fill(self, operands: Sequence[Text]) -> str:
+        """This node's form with its operands' texts put in, bracketed where needed."""
+        parts = {}
+        for key, (text, prec) in zip("ab", operands, strict=False):
+            right = key == "b"
+            needs = self.prec != ATOM and (  # a function's form already brackets its operand
+                prec < self.prec
+                or (right and prec == self.prec and self.op in "-/")
+                or (text[:1] in "-−" and (self.prec >= MUL or right))  # a·(-0.3), a + (-0.3)
+            )
+            parts[key] = f"({text})" if needs else text
+        return self.form.format(**parts)
+
+    def definition(self, values: bool = False) -> str:
+        """This node's own operation over its operands, e.g. ``w11·x1 + w12·x2``."""
+        if not self.parents:
+            return texts([self], values=values)[id(self)][0]
+        known = texts(self.topological_order()[:-1], values=values, alias_longer_than=200)
+        return self.fill([known[id(p)] for p in self.parents])
+
+    def describe(self) -> str:
+        """A short name for error messages: the label, else the expression."""
+        text = self.label or self.definition()
+        text = text if len(text) <= 60 else text[:57] + "..."
+        return f"'{text}'" if self.label or self.parents else text
+
+    def rule(self, i: int) -> str:
+        """The generic local rule for operand ``i``, e.g. ``∂(a·b)/∂a = b``."""
+        expr = self.form.format(a="a", b="b")
+        return f"∂({expr})/∂{'ab'[i]} = {self.rules[i].format(a='a', b='b')}"
+
+
+def texts(
+    order: Sequence[Value],
+    *,
+    values: bool = False,
+    aliases: dict[int, str] | None = None,
+    alias_longer_than: int | None = None,
+) -> dict[int, Text]:
+    """Render every node of ``order`` (operands before users) once, in linear time.
+
+    Labelled nodes and leaves show their label (or their value when ``values``); other nodes
+    show their expression over their operands' texts.
+
+    Args:
+        order: nodes in topological order, e.g. ``output.topological_order()``.
+        values: show labelled nodes and leaves by value instead of by name.
+        aliases: names (``t7``) to show instead of some nodes' expressions.
+        alias_longer_than: give an expression longer than this a new alias ``t<k>``, added to
+            ``aliases``, so that shared subgraphs never blow a text up.
+    """
+    aliases = {} if aliases is None else aliases
+    out: dict[int, Text] = {}
+    for k, node in enumerate(order):
+        if not node.parents or node.label:
+            shown = fmt(node.data) if values or not node.label else node.label
+            out[id(node)] = (shown, ATOM)
+        elif id(node) in aliases:
+            out[id(node)] = (fmt(node.data) if values else aliases[id(node)], ATOM)
+        else:
+            text = node.fill([out[id(p)] for p in node.parents])
+            if alias_longer_than is not None and len(text) > alias_longer_than:
+                aliases[id(node)] = f"t{k}"
+                text = fmt(node.data) if values else f"t{k}"
+                out[id(node)] = (text, ATOM)
+            else:
+                out[id(node)] = (text, node.prec)
+    return out
