@@ -11,7 +11,9 @@ Subtraction, division and negation are primitives here (micrograd derives them f
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Sequence
 from numbers import Real
 
@@ -19,6 +21,8 @@ from numbers import Real
 ATOM, ADD, MUL, UNARY, POW = 5, 1, 2, 3, 4
 
 
+_serials = itertools.count()
+_creation = operator.attrgetter("serial")
 Text = tuple[str, int]  # a rendered expression and its binding strength
 
 
@@ -47,12 +51,13 @@ class Value:
         0.0
     """
 
-    __slots__ = ("data", "grad", "label", "parents", "local_grads", "op", "form", "prec",
+    __slots__ = ("serial", "data", "grad", "label", "parents", "local_grads", "op", "form", "prec",
                  "rules")
 
     def __init__(self, data: float, label: str = "") -> None:
         if isinstance(data, bool) or not isinstance(data, Real):
             raise TypeError(f"Value needs a real number, got {data!r} ({type(data).__name__})")
+        self.serial = next(_serials)  # creation number: operands always come first
         self.data = float(data)
         self.grad = 0.0
         self.label = label
@@ -191,20 +196,20 @@ class Value:
     # -- the backward pass ---------------------------------------------------------------
 
     def topological_order(self) -> list[Value]:
-        """Every node of this graph, each after all its operands; iterative (no recursion
-        limit, so chains of any length work)."""
-        order: list[Value] = []
-        seen: set[int] = set()
-        stack: list[tuple[Value, bool]] = [(self, False)]
+        """Every node of this graph, each after all its operands.
+
+        A node is always created after its operands, so sorting by creation number is a
+        topological order: one iterative sweep collects the nodes (no recursion limit, so
+        chains of any length work) and a C-speed sort orders them.
+        """
+        seen = {self}
+        stack = [self]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-            elif id(node) not in seen:
-                seen.add(id(node))
-                stack.append((node, True))
-                stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
-        return order
+            for p in stack.pop().parents:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return sorted(seen, key=_creation)
 
     def backward(self) -> None:
         """Compute ``∂self/∂node`` into ``node.grad`` for every node of this graph.
@@ -217,8 +222,9 @@ class Value:
             node.grad = 0.0
         self.grad = 1.0
         for node in reversed(order):
-            for parent, local in zip(node.parents, node.local_grads, strict=True):
-                parent.grad += local * node.grad
+            grad = node.grad
+            for parent, local in zip(node.parents, node.local_grads, strict=False):
+                parent.grad += local * grad
 
     # -- reading the graph -----------------------------------------------------------------
 

@@ -1,0 +1,10 @@
+"""`make bench`: every benchmark, each printing its figures side by side and its thread count.
+
+Run it with nothing else busy on the machine: on 2 cores a second process can slow torch's
+OpenMP threads many times over.
+"""
+
+import bench_engine
+
+if __name__ == "__main__":
+    bench_engine.main()
