@@ -18,3 +18,60 @@ def test_python_dash_m_runs_the_cli():
     done = subprocess.run([sys.executable, "-m", "nnfoundations", "--help"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "train" in done.stdout
+
+
+def run_cli(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_explain_warmup(capsys):
+    status, out, _ = run_cli(capsys, "explain", "warmup")
+    assert status == 0
+    for line in ("z = 2·w + 1 = 2·1 + 1 = 3", "a = ReLU(z) = ReLU(3) = 3",
+                 "L = (a − 3)^2 = (3 − 3)^2 = 0", "∂L/∂a = 2·(a − 3) = 2·(3 − 3) = 0",
+                 "∂a/∂z = 1", "∂z/∂w = 2"):
+        assert line in out
+    assert out.rstrip().endswith("= 0")
+
+
+def test_explain_network_w21(capsys):
+    status, out, _ = run_cli(capsys, "explain", "network", "--wrt", "w21")
+    assert status == 0
+    assert "ŷ = v1·h1 + v2·h2 = 0.6·0 + 0.4·1.8 = 0.72" in out
+    assert "L = (ŷ − y)^2 = (0.72 − 1)^2 = 0.0784" in out
+    assert "= 2·(ŷ − y) · v2 · 1 · x1" in out and out.rstrip().endswith("= -0.224")
+
+
+def test_explain_network_w11_names_the_inactive_unit(capsys):
+    _, out, _ = run_cli(capsys, "explain", "network", "--wrt", "w11")
+    assert "h1 = ReLU(z1) is inactive: z1 = -0.1 ≤ 0, so ∂h1/∂z1 = 0" in out
+    assert "∂L/∂w11 = ∂L/∂ŷ · ∂ŷ/∂h1 · ∂h1/∂z1 · ∂z1/∂w11" in out
+
+
+def test_explain_network_with_changed_values(capsys):
+    _, out, _ = run_cli(capsys, "explain", "network", "--wrt", "w11", "--w12", "0.3")
+    assert "ReLU active: z1 = 1.1 > 0" in out  # 0.5·1 + 0.3·2
+
+
+def test_explain_expression(capsys):
+    status, out, _ = run_cli(capsys, "explain", "(relu(2*w + 1) - 3)**2", "--at", "w=1",
+                             "--wrt", "w")
+    assert status == 0 and out.rstrip().endswith("= 0")
+
+
+def test_explain_cost_table(capsys):
+    status, out, _ = run_cli(capsys, "explain", "cost", "--sizes", "2", "2", "1")
+    assert status == 0 and out.splitlines()[1].split()[:6] == ["2", "2", "1", "6", "13", "23"]
+
+
+def test_explain_errors_are_one_line_with_status_2(capsys):
+    for argv in (["explain", "w.x", "--at", "w=1"], ["explain", "w +", "--at", "w=1"],
+                 ["explain", "w*v", "--at", "w=1"], ["explain", "w", "--at", "w=abc"],
+                 ["explain", "network", "--wrt", "q"]):
+        status, out, err = run_cli(capsys, *argv)
+        assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, argv
+        assert err.startswith("nnf: error:")
+    _, _, err = run_cli(capsys, "explain", "w + foo", "--at", "w=1")
+    assert "column 5: unknown name 'foo'" in err
