@@ -29,7 +29,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     split = split_data(X, y, seed=args.seed)
     model = build_model(split.n_features, args.hidden, int(y.max()) + 1, args.dropout)
     fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        progress=True)
     loss, acc = evaluate(model, split.X_test, split.y_test, nn.CrossEntropyLoss())
     print(f"test loss {loss:.4f}  test accuracy {acc:.4f}")
     return 0

@@ -1,0 +1,76 @@
+"""Plots of a run's curves, drawn headless (matplotlib's Agg backend)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from nnfoundations.checkpoint import atomic_write_bytes
+from nnfoundations.diagnose import Diagnosis, diagnose
+from nnfoundations.history import History
+
+
+def plot_history(history: History, path: str | Path,
+                 diagnosis: Diagnosis | None = None) -> Path:
+    """Draw the loss curves (and validation accuracy) of a run into a PNG file.
+
+    The best epoch and the suggested stop are marked, and the verdict of
+    :func:`~nnfoundations.diagnose.diagnose` is in the title.
+
+    Args:
+        history: the run's History.
+        path: where to write the PNG; written atomically.
+        diagnosis: the run's diagnosis; computed when not given.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> plot_history(history, "curves.png")
+    """
+    if not history.records:
+        raise ValueError("the History has no epochs to plot")
+    diagnosis = diagnosis or diagnose(history)
+    has_acc = any(v is not None for v in history.val_acc)
+    # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone
+    # (a notebook keeps its inline plots).
+    fig = Figure(figsize=(11 if has_acc else 6.5, 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)
+    _loss_panel(axes[0][0], history, diagnosis)
+    if has_acc:
+        ax = axes[0][1]
+        ax.plot(history.epoch, history.val_acc, color="tab:green", label="validation accuracy")
+        ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    stop = "keep training" if diagnosis.stop_epoch is None else \
+        f"suggested stop: epoch {diagnosis.stop_epoch}"
+    fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
+    fig.tight_layout()
+    path = Path(path)
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
+    ax.plot(history.epoch, history.train_loss, label="train loss", color="tab:blue")
+    if history.monitor == "val_loss":
+        ax.plot(history.epoch, history.val_loss, label="validation loss", color="tab:orange")
+    if diagnosis.best_epoch is not None:
+        same = diagnosis.stop_epoch == diagnosis.best_epoch
+        ax.axvline(diagnosis.best_epoch, color="tab:red" if same else "tab:gray", linestyle=":",
+                   label=f"best epoch {diagnosis.best_epoch}"
+                   + (" = suggested stop" if same else ""))
+    if diagnosis.stop_epoch is not None and diagnosis.stop_epoch != diagnosis.best_epoch:
+        ax.axvline(diagnosis.stop_epoch, color="tab:red", linestyle="--",
+                   label=f"suggested stop {diagnosis.stop_epoch}")
+    ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
