@@ -105,8 +105,12 @@ class _Batches:
         if self.dataset is not None:
             yield from DataLoader(self.dataset, self.batch_size, shuffle=True, generator=generator)
             return
-        torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's base seed
+        # Draw from the generator exactly as DataLoader does, so that both give the same
+        # batches: a base seed, the permutation, and one more permutation that its sampler
+        # draws as it runs out.
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
         order = torch.randperm(self.n, generator=generator).to(self.X.device)
+        torch.randperm(self.n, generator=generator)
         X, y = self.X[order], self.y[order]  # one gather per epoch, then contiguous slices
         for start in range(0, self.n, self.batch_size):
             yield X[start : start + self.batch_size], y[start : start + self.batch_size]

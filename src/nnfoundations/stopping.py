@@ -51,7 +51,7 @@ def early_stopping(
     for k, value in enumerate(losses):
         if not math.isfinite(value):
             return StopDecision(True, None if best is None else best + 1, False,
-                                f"the monitored loss is {value} at epoch {k + 1}")
+                                f"non-finite monitored loss ({value}) at epoch {k + 1}")
         if best is None or value < losses[best] - min_delta:
             best = k
     if best is None:
