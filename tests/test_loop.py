@@ -165,7 +165,7 @@ def test_exploding_learning_rate_stops_on_a_non_finite_loss(digits):
     train, val = small(digits)
     history = fit(build_model(64, [64], 10), train, val, epochs=3, lr=1e4, optimizer="sgd",
                   seed=0, progress=False)
-    assert "non-finite loss" in history.stop_reason
+    assert history.stop_reason.startswith("non-finite")
 
 
 class SigintOnCall:
