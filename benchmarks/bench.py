@@ -5,6 +5,9 @@ OpenMP threads many times over.
 """
 
 import bench_engine
+import bench_loop
 
 if __name__ == "__main__":
+    bench_loop.main()
+    print()
     bench_engine.main()
