@@ -6,12 +6,15 @@ import sys
 from nnfoundations.cli import main
 
 
-def test_train_prints_epochs_and_test_accuracy(capsys):
-    assert main(["train", "--epochs", "5", "--hidden", "64"]) == 0
+def test_train_prints_progress_and_a_report(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "5", "--hidden", "64", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert captured.err.count("epoch") == 5
-    accuracy = float(captured.out.split("test accuracy")[1].split()[0])
-    assert accuracy > 0.8
+    assert captured.err.count("/5  train") == 5  # one progress line per epoch, on stderr
+    accuracy = float(captured.out.split("test accuracy:")[1].split()[0])
+    assert accuracy > 0.85 and "verdict:" in captured.out and str(out) in captured.out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "curves.png", "history.json", "metrics.json", "model.pt", "settings.json"]
 
 
 def test_python_dash_m_runs_the_cli():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nnfoundations import History, build_model, diagnose, fit
-from nnfoundations.diagnose import HIGH_LOSS, OVERFIT_RISE, STILL_FALLING
+from nnfoundations.diagnose import HIGH_LOSS, OVERFIT_MIN_RISE, OVERFIT_RISE, STILL_FALLING
 
 
 def run(digits, hidden, n_train=None, dropout=0.0, **kwargs):
@@ -61,12 +61,19 @@ def test_a_growing_training_loss_diverges():
 
 
 def test_the_overfitting_boundary():
-    base = [1.0, 0.5, 0.3, 0.2]
-    train = base + [0.15, 0.1, 0.05, 0.02]
-    below = base + [0.2 * (1 + OVERFIT_RISE * 0.9)] * 4
-    above = base + [0.2 * (1 + OVERFIT_RISE * 1.1)] * 4
+    base = [2.0, 1.0, 0.7, 0.5]
+    train = base + [0.4, 0.3, 0.2, 0.1]
+    below = base + [0.5 * (1 + OVERFIT_RISE * 0.9)] * 4
+    above = base + [0.5 * (1 + OVERFIT_RISE * 1.1)] * 4
     assert diagnose(curves(train, below)).verdict == "good_fit"
     assert diagnose(curves(train, above)).verdict == "overfitting"
+
+
+def test_a_small_rise_near_a_tiny_minimum_is_noise_not_overfitting():
+    train = [1.0, 0.3, 0.1, 0.05, 0.03, 0.02, 0.015, 0.01]
+    val = [1.0, 0.3, 0.1, 0.05, 0.04, 0.046, 0.047, 0.046]  # +15%, but only 0.006
+    assert OVERFIT_MIN_RISE * 2.302585 > 0.006
+    assert diagnose(curves(train, val)).verdict == "good_fit"
 
 
 def test_the_still_falling_boundary():

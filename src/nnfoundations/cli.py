@@ -1,39 +1,96 @@
-"""The ``nnf`` command line: a thin map from flags onto library calls."""
+"""The ``nnf`` command line: a thin map from flags onto library calls.
+
+Results go to stdout, progress and messages to stderr. Exit status: 0 on success, 2 on bad
+input (one line on stderr, no traceback, no file left behind), 1 on an internal error.
+``--debug`` shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import math
 import sys
 from collections.abc import Sequence
-
-import torch
-import torch.nn as nn
+from pathlib import Path
+from typing import NoReturn
 
 from nnfoundations.chainrule import NETWORK_DEFAULTS, network, warmup
+from nnfoundations.checkpoint import atomic_write_text
 from nnfoundations.cost import cost_table
-from nnfoundations.data import load_digits, split_data
+from nnfoundations.diagnose import diagnose
 from nnfoundations.engine import Value
 from nnfoundations.explain import explain
 from nnfoundations.expr import parse_expression
-from nnfoundations.loop import fit
-from nnfoundations.model import build_model
-from nnfoundations.step import evaluate
+from nnfoundations.history import History
+from nnfoundations.plots import plot_history
+from nnfoundations.runs import TrainConfig, evaluate_run, predict_run, train_run
 
 DEFAULT_COST_SIZES = [[2, 2, 1], [4, 8, 1], [16, 16, 1], [64, 32, 4]]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"nnf: error: {message} (see '{self.prog} --help')\n")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    torch.manual_seed(args.seed)
-    X, y = load_digits()
-    split = split_data(X, y, seed=args.seed)
-    model = build_model(split.n_features, args.hidden, int(y.max()) + 1, args.dropout)
-    fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        progress=True)
-    loss, acc = evaluate(model, split.X_test, split.y_test, nn.CrossEntropyLoss())
-    print(f"test loss {loss:.4f}  test accuracy {acc:.4f}")
+    config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
+    result = train_run(config)
+    m = result.metrics
+    print(f"best epoch: {m['best_epoch']} of {m['epochs_run']} ({m['stop_reason']})")
+    if m["test_accuracy"] is not None:
+        print(f"test loss: {m['test_loss']:.4f}   test accuracy: {m['test_accuracy']:.4f}")
+    print(result.diagnosis)
+    print(f"run written to {result.path}/: model.pt history.json curves.png metrics.json "
+          "settings.json")
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    metrics = evaluate_run(args.run_dir, args.data, args.label, args.labels)
+    print(f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
+          f"({metrics['n']} examples)")
+    print(f"{'class':>12}{'count':>8}{'accuracy':>10}")
+    for row in metrics["per_class"]:
+        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        print(f"{row['class']!s:>12}{row['count']:>8}{acc:>10}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    predictions, proba, classes = predict_run(args.run_dir, args.data, args.label)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["prediction"] + ([f"p_{c}" for c in classes] if args.proba else []))
+    for label, row in zip(predictions, proba, strict=True):
+        writer.writerow([label] + ([f"{p:.6g}" for p in row] if args.proba else []))
+    if args.out:
+        atomic_write_text(args.out, buffer.getvalue())
+        print(f"{len(predictions)} predictions written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    print(diagnose(History.from_json(_existing(args.history))))
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    path = plot_history(History.from_json(_existing(args.history)), args.output)
+    print(f"curves written to {path}", file=sys.stderr)
+    return 0
+
+
+def _existing(path: str) -> str:
+    if not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -82,33 +139,86 @@ def _assignment(item: str) -> tuple[str, float]:
     return name.strip(), value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of ``nnf``."""
-    parser = argparse.ArgumentParser(prog="nnf", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train an MLP on the digits dataset")
-    train.add_argument("--hidden", type=int, nargs="*", default=[128, 64])
-    train.add_argument("--dropout", type=float, default=0.0)
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--seed", type=int, default=0)
-    train.set_defaults(run=_cmd_train)
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    d = TrainConfig()
+    p = commands.add_parser("train", help="train an MLP (default: on the digits dataset)",
+                            description="Train build_model with fit() and write a run "
+                            "directory: model, history, curves, metrics, settings.")
+    p.add_argument("--data", default=d.data,
+                   help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
+    p.add_argument("--label", help="CSV label column (default 'label', else the last)")
+    p.add_argument("--labels", help="IDX labels file (default: the standard name beside)")
+    p.add_argument("--hidden", type=int, nargs="*", default=d.hidden, metavar="N",
+                   help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
+    p.add_argument("--dropout", type=float, default=d.dropout,
+                   help=f"dropout rate in [0, 1) (default {d.dropout})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    p.add_argument("--optimizer", default=d.optimizer, help="adam (default), adamw or sgd")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help=f"early-stopping patience in epochs (default {d.patience})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    p.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help=f"default {d.val_fraction}")
+    p.add_argument("--test-fraction", type=float, default=d.test_fraction,
+                   help=f"default {d.test_fraction}")
+    p.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    p.set_defaults(run=_cmd_train)
 
-    explain_ = commands.add_parser(
+
+def _add_explain(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
         "explain", help="write out the chain rule for a gradient",
         description="Explain a gradient step by step: 'warmup' (seed 1.1), 'network' (1.2), "
         "'cost' (1.3), or any expression such as \"(relu(2*w + 1) - 3)**2\".")
-    explain_.add_argument("what", help="warmup | network | cost | EXPRESSION")
-    explain_.add_argument("--wrt", help="the variable or node to differentiate against")
-    explain_.add_argument("--at", action="append", default=[], metavar="NAME=NUMBER",
-                          help="a variable's value, for an expression (repeatable)")
-    explain_.add_argument("--w", type=float, default=1.0, help="w for 'warmup' (default 1)")
-    explain_.add_argument("--sizes", type=int, nargs="+", action="append",
-                          help="layer sizes for 'cost' (repeatable)")
+    p.add_argument("what", help="warmup | network | cost | EXPRESSION")
+    p.add_argument("--wrt", help="the variable or node to differentiate against")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=NUMBER",
+                   help="a variable's value, for an expression (repeatable)")
+    p.add_argument("--w", type=float, default=1.0, help="w for 'warmup' (default 1)")
+    p.add_argument("--sizes", type=int, nargs="+", action="append",
+                   help="layer sizes for 'cost' (repeatable)")
     for name, default in NETWORK_DEFAULTS.items():
-        explain_.add_argument(f"--{name}", type=float, help=f"for 'network' (default {default})")
-    explain_.set_defaults(run=_cmd_explain)
+        p.add_argument(f"--{name}", type=float, help=f"for 'network' (default {default})")
+    p.set_defaults(run=_cmd_explain)
+
+
+def _add_others(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("evaluate", help="loss, accuracy and per-class accuracy of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--data", required=True, help="labelled data: digits, .csv, .npz or IDX")
+    p.add_argument("--label", help="CSV label column")
+    p.add_argument("--labels", help="IDX labels file")
+    p.set_defaults(run=_cmd_evaluate)
+    p = commands.add_parser("predict", help="predict a label for each row of a data file")
+    p.add_argument("run_dir")
+    p.add_argument("--data", required=True, help="a .csv, .npz or IDX file (labels ignored)")
+    p.add_argument("--label", help="a CSV label column to leave out")
+    p.add_argument("--out", help="write the CSV here instead of stdout")
+    p.add_argument("--proba", action="store_true", help="add each class's probability")
+    p.set_defaults(run=_cmd_predict)
+    p = commands.add_parser("diagnose", help="diagnose the curves of a history.json")
+    p.add_argument("history")
+    p.set_defaults(run=_cmd_diagnose)
+    p = commands.add_parser("plot", help="plot the curves of a history.json to a PNG")
+    p.add_argument("history")
+    p.add_argument("-o", "--output", default="curves.png", help="default curves.png")
+    p.set_defaults(run=_cmd_plot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``nnf``."""
+    parser = _Parser(prog="nnf", description="nnfoundations: the foundations of neural "
+                     "networks, runnable: train, evaluate, predict, diagnose, plot, explain.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_others(commands)
+    _add_explain(commands)
     return parser
 
 
@@ -118,5 +228,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ValueError, TypeError) as err:
+        if args.debug:
+            raise
         print(f"nnf: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("nnf: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # an internal error: a bug to report
+        if args.debug:
+            raise
+        print(f"nnf: internal error: {type(err).__name__}: {err} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1

@@ -119,3 +119,24 @@ def _stratified(
         if "least populated class" not in str(err) and "should be greater" not in str(err):
             raise
         return train_test_split(idx, test_size=fraction, random_state=seed)
+
+
+def encode_labels(raw: np.ndarray) -> tuple[np.ndarray, list]:
+    """Map raw labels (numbers or strings) to class indices ``0..K-1``, in sorted order.
+
+    Returns:
+        The indices and the classes (``classes[i]`` is the raw label of index ``i``), as
+        plain Python values, so they can be saved and mapped back.
+    """
+    classes, indices = np.unique(raw, return_inverse=True)
+    return indices.astype(np.int64), classes.tolist()
+
+
+def index_labels(raw: np.ndarray, classes: list) -> np.ndarray:
+    """Map raw labels onto the indices of known ``classes``; unknown labels are refused."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    try:
+        return np.array([lookup[v] for v in raw.tolist()], dtype=np.int64)
+    except KeyError as err:
+        raise ValueError(f"label {err.args[0]!r} is not one of the model's classes "
+                         f"{classes[:10]}{' ...' if len(classes) > 10 else ''}") from None

@@ -6,8 +6,8 @@ The rules, in the order they are tried; each boundary is a named constant below:
 2. **overfitting**: the validation loss rose well above its minimum, and stayed there for
    some epochs, while the training loss went on falling: the model learns the training set,
    not the task.
-3. **not_converged**: the monitored loss is still falling fast over the last epochs: train
-   longer.
+3. **not_converged**: the monitored loss is still falling fast over the last epochs, and
+   its best epoch is one of the last few: train longer.
 4. **underfitting**: the losses are high against chance level, close to each other and flat:
    the model (or its training) cannot fit even the training data.
 5. **good_fit**: otherwise: both curves fell and levelled off, close together.
@@ -32,6 +32,9 @@ DIVERGE_FACTOR = 1.5
 #: minimum, relative to it: smaller rises are the noise of a curve that has levelled off,
 #: such as the few epochs a patient early stop waits for.
 OVERFIT_RISE = 0.10
+#: ... and by at least this fraction of chance level in absolute terms: near a tiny minimum
+#: (0.04 on digits) a 10% rise is epoch-to-epoch noise of a model that fits well.
+OVERFIT_MIN_RISE = 0.01
 #: ... and at least this many epochs past the minimum, so one noisy epoch is not a trend.
 OVERFIT_EPOCHS_PAST = 3
 #: Still improving when the monitored loss fell by more than this fraction per epoch on
@@ -143,14 +146,15 @@ class _Curves:
         low, end = self.loss[self.best], sum(self.loss[-3:]) / len(self.loss[-3:])
         past = len(self.loss) - 1 - self.best
         rise = (end - low) / low if low > 0 else 0.0
-        if rise < OVERFIT_RISE or past < OVERFIT_EPOCHS_PAST or self.train[-1] >= \
-                self.train[self.best]:
+        if rise < OVERFIT_RISE or end - low < OVERFIT_MIN_RISE * self.chance \
+                or past < OVERFIT_EPOCHS_PAST or self.train[-1] >= self.train[self.best]:
             return None
         return self._diagnosis(
             "overfitting", self.best + 1,
             f"the validation loss fell to {low:.4f} at epoch {self.best + 1}, then rose "
             f"{rise:.0%} (mean of the last 3 epochs {end:.4f}) over {past} epochs, more than "
-            f"the {OVERFIT_RISE:.0%} that counts as a rise",
+            f"the {OVERFIT_RISE:.0%} that counts as a rise (and {end - low:.4f} above it, over "
+            f"{OVERFIT_MIN_RISE:.0%} of {self.chance_text})",
             f"meanwhile the training loss kept falling, from {self.train[self.best]:.4f} to "
             f"{self.train[-1]:.4f}: the gap grew from {low - self.train[self.best]:.4f} to "
             f"{self.loss[-1] - self.train[-1]:.4f}",
@@ -165,7 +169,8 @@ class _Curves:
 
     def _not_converged(self) -> Diagnosis | None:
         rate = self._fall_rate()
-        if rate <= STILL_FALLING:
+        recent_best = len(self.loss) - 1 - self.best < OVERFIT_EPOCHS_PAST
+        if rate <= STILL_FALLING or not recent_best:
             return None
         k = min(self.recent, len(self.loss) - 1)
         return self._diagnosis(
@@ -194,8 +199,8 @@ class _Curves:
         final, gap = self.loss[-1], self.loss[-1] - self.train[-1]
         reasons = [
             f"the {self.name} fell to {self.loss[self.best]:.4f} at epoch {self.best + 1} and "
-            f"levelled off (changing {-self._fall_rate():+.1%} per epoch lately; ends at "
-            f"{final:.4f})",
+            f"levelled off: it ends at {final:.4f}, {final / self.loss[self.best] - 1:+.0%} from "
+            f"its minimum",
             f"it is {final / self.chance:.0%} of {self.chance_text}",
         ]
         if self.has_val:

@@ -71,6 +71,9 @@ def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
     if diagnosis.stop_epoch is not None and diagnosis.stop_epoch != diagnosis.best_epoch:
         ax.axvline(diagnosis.stop_epoch, color="tab:red", linestyle="--",
                    label=f"suggested stop {diagnosis.stop_epoch}")
+    losses = [v for v in history.train_loss + history.val_loss if v is not None and v > 0]
+    if losses and max(losses) / min(losses) > 20:  # let the small late losses show
+        ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax.grid(alpha=0.3)
     ax.legend()

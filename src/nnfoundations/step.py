@@ -140,3 +140,32 @@ def _check_labels(y: torch.Tensor, n_classes: int) -> None:
         raise ValueError(
             f"label {bad} is outside [0, {n_classes}): the model has {n_classes} outputs"
         )
+
+
+def predict_proba(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Class probabilities (softmax of the outputs) for each row of ``X``, on the CPU.
+
+    Runs in eval mode under ``no_grad``, in chunks, and restores the model's mode.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.cat([
+                torch.softmax(model(X[s : s + batch_size].to(model_device(model))), dim=-1).cpu()
+                for s in range(0, len(X), batch_size)
+            ])
+    finally:
+        model.train(was_training)
+
+
+def per_class_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                       n_classes: int) -> list[tuple[int, float | None]]:
+    """For each class index: how many examples it has and the share predicted right."""
+    predicted = predict_proba(model, X).argmax(dim=-1)
+    table = []
+    for c in range(n_classes):
+        mask = y.cpu() == c
+        count = int(mask.sum())
+        table.append((count, int((predicted[mask] == c).sum()) / count if count else None))
+    return table

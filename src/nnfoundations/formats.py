@@ -1,0 +1,200 @@
+"""Reading data files: CSV with a header, NumPy ``.npz``, and MNIST-format IDX (plain or .gz).
+
+Every reader returns a :class:`Table` of float features and raw labels, and refuses bad input
+with a ``ValueError`` that names the file and, where it can, the row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnfoundations.data import load_digits
+
+#: IDX element types: code -> (NumPy big-endian dtype, scale to [0, 1] for images).
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass
+class Table:
+    """Features as float64 rows, raw labels (None when the file has none), column names."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str]
+
+
+def read_data(source: str, *, label: str | None = None, labels: str | None = None,
+              need_labels: bool = True) -> Table:
+    """Read ``digits`` or a data file into a :class:`Table`.
+
+    Args:
+        source: ``"digits"`` (scikit-learn's bundled set), a ``.csv``, a ``.npz`` with arrays
+            ``X`` and ``y``, or an MNIST IDX images file (``.gz`` or not).
+        label: the CSV label column; default a column named ``label``, else the last one
+            (when labels are not needed, only a named column is taken as labels).
+        labels: the IDX labels file; default the standard name beside the images file.
+        need_labels: fail when the file has no labels (training and evaluation need them).
+
+    Returns:
+        The :class:`Table`.
+    """
+    if source == "digits":
+        X, y = load_digits()
+        return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])])
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
+    name = path.name.lower()
+    if name.endswith(".csv"):
+        table = _read_csv(path, label, need_labels)
+    elif name.endswith(".npz"):
+        table = _read_npz(path, need_labels)
+    else:
+        table = _read_idx_pair(path, labels, need_labels)
+    if len(table.X) == 0:
+        raise ValueError(f"{source} holds no examples")
+    return table
+
+
+def _read_csv(path: Path, label: str | None, need_labels: bool) -> Table:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    if not rows:
+        raise ValueError(f"{path} is empty: a CSV needs a header and at least one row")
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    for k, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path} line {k}: {len(row)} cells, but the header has "
+                             f"{len(header)} columns")
+    column = _label_column(path, header, label, need_labels)
+    features = [j for j in range(len(header)) if j != column]
+    X = _numbers(path, body, features, header)
+    y = None if column is None else _labels(np.array([row[column].strip() for row in body]))
+    return Table(X, y, [header[j] for j in features])
+
+
+def _label_column(path: Path, header: list[str], label: str | None,
+                  need_labels: bool) -> int | None:
+    if label is not None:
+        if label not in header:
+            raise ValueError(f"{path}: the label column '{label}' is not there; columns are "
+                             f"{header[:8]}{' ...' if len(header) > 8 else ''}")
+        return header.index(label)
+    if "label" in header:
+        return header.index("label")
+    return len(header) - 1 if need_labels else None
+
+
+def _numbers(path: Path, body: list[list[str]], columns: list[int],
+             header: list[str]) -> np.ndarray:
+    """The feature cells as float64, naming the first non-numeric or non-finite cell."""
+    X = np.empty((len(body), len(columns)))
+    for i, row in enumerate(body):
+        for jj, j in enumerate(columns):
+            try:
+                X[i, jj] = float(row[j])
+            except ValueError:
+                raise ValueError(f"{path} line {i + 2}, column '{header[j]}': {row[j]!r} is "
+                                 "not a number") from None
+    _finite(path, X, lambda i, j: f"line {i + 2}, column '{header[columns[j]]}'")
+    return X
+
+
+def _finite(path: Path, X: np.ndarray, where) -> None:  # noqa: ANN001 - a small formatter
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        i, j = bad[0]
+        raise ValueError(f"{path} {where(i, j)}: {X[i, j]} is not a finite number "
+                         "(NaN and inf are refused)")
+
+
+def _labels(raw: np.ndarray) -> np.ndarray:
+    """Numeric labels as numbers (integers where they are whole), others as strings."""
+    try:
+        numbers = raw.astype(np.float64)
+    except ValueError:
+        return raw.astype(str)
+    if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
+        return numbers.astype(np.int64)
+    return numbers
+
+
+def _read_npz(path: Path, need_labels: bool) -> Table:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz file: {err}") from None
+    if "X" not in arrays or (need_labels and "y" not in arrays):
+        raise ValueError(f"{path} must hold arrays 'X'{' and y' if need_labels else ''}; it "
+                         f"holds {sorted(arrays)}")
+    X = arrays["X"]
+    if X.ndim < 2 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{path}: X must be a numeric array of shape (n, ...), got "
+                         f"{X.dtype} {X.shape}")
+    X = X.reshape(len(X), -1).astype(np.float64)
+    _finite(path, X, lambda i, j: f"X row {i}, feature {j}")
+    y = arrays.get("y")
+    if y is not None:
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"{path}: y must be one label per row of X: X has {len(X)} rows, "
+                             f"y has shape {y.shape}")
+        y = _labels(y.astype(str)) if y.dtype.kind in "US" else _labels(y)
+    return Table(X, y, [f"x{j}" for j in range(X.shape[1])])
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (the MNIST format), plain or gzip-compressed, as an array."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable file: {err}") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
+        raise ValueError(f"{path} is neither .csv, .npz nor an IDX file (bad magic number)")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    body = data[4 + 4 * ndim :]
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(body) != expected:
+        raise ValueError(f"{path}: the header promises {dims} values ({expected} bytes) but "
+                         f"{len(body)} bytes follow: the file is truncated or corrupt")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def labels_beside(images: Path) -> list[Path]:
+    """Where the labels file of an IDX images file is, by the standard MNIST names."""
+    stem = images.name.replace("images", "labels").replace("idx3", "idx1")
+    bare = stem[:-3] if stem.lower().endswith(".gz") else stem
+    return [images.with_name(bare), images.with_name(bare + ".gz")]
+
+
+def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
+    images = read_idx(path)
+    if images.ndim < 2:
+        raise ValueError(f"{path} holds {images.ndim}-d data, not images (n, rows, cols)")
+    X = images.reshape(len(images), -1).astype(np.float64)
+    if images.dtype == np.uint8:
+        X /= 255.0  # pixels to [0, 1]
+    candidates = [Path(labels)] if labels else labels_beside(path)
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        if need_labels:
+            raise ValueError(f"no labels file for {path}: looked for "
+                             f"{', '.join(str(p) for p in candidates)}; give one with --labels")
+        return Table(X, None, [f"pixel_{j}" for j in range(X.shape[1])])
+    y = read_idx(found)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"{found} holds {len(y)} labels but {path} holds {len(X)} images")
+    return Table(X, _labels(y), [f"pixel_{j}" for j in range(X.shape[1])])
