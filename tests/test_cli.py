@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from nnfoundations.cli import main
 
 
@@ -78,3 +80,25 @@ def test_explain_errors_are_one_line_with_status_2(capsys):
         assert err.startswith("nnf: error:")
     _, _, err = run_cli(capsys, "explain", "w + foo", "--at", "w=1")
     assert "column 5: unknown name 'foo'" in err
+
+
+def test_an_internal_error_is_status_1_and_debug_shows_the_traceback(capsys, monkeypatch):
+    import nnfoundations.cli as cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "cost_table", broken)
+    status, out, err = run_cli(capsys, "explain", "cost")
+    assert status == 1 and "nnf: internal error: RuntimeError: boom" in err
+    assert "--debug" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "explain", "cost"])
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("nnf: error: unrecognized arguments: --bogus")
