@@ -261,3 +261,9 @@ def test_streams_and_statuses_as_a_real_process(run_dir, digits_csv, tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "nnf: error: no such data file: nope.csv (give 'digits', a .csv, " \
         ".npz or IDX file)\n"
+
+
+def test_the_defaults_reach_97_percent_on_digits(capsys, tmp_path):
+    status, out, _ = run(capsys, "train", "--out", tmp_path / "run", "--quiet")
+    assert status == 0
+    assert float(out.split("test accuracy:")[1].split()[0]) >= 0.97

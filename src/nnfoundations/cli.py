@@ -41,7 +41,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
     result = train_run(config)
     m = result.metrics
-    print(f"best epoch: {m['best_epoch']} of {m['epochs_run']} ({m['stop_reason']})")
+    print(f"epochs run: {m['epochs_run']} ({m['stop_reason']})")
     if m["test_accuracy"] is not None:
         print(f"test loss: {m['test_loss']:.4f}   test accuracy: {m['test_accuracy']:.4f}")
     print(result.diagnosis)

@@ -57,10 +57,10 @@ def early_stopping(
     if best is None:
         return StopDecision(False, None, False, "no epoch yet")
     wait = len(losses) - 1 - best
+    by = f" by more than {fmt(min_delta)}" if min_delta else ""
     if patience is not None and wait >= patience:
         return StopDecision(True, best + 1, False,
-                            f"early stop: no improvement by more than {fmt(min_delta)} for "
-                            f"{wait} epochs since the best loss {losses[best]:.4f} at epoch "
-                            f"{best + 1}")
+                            f"early stop: no improvement{by} for {wait} epochs since the best "
+                            f"loss {losses[best]:.4f} at epoch {best + 1}")
     return StopDecision(False, best + 1, wait == 0,
                         f"best loss {losses[best]:.4f} at epoch {best + 1}")
