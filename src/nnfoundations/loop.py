@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nnfoundations import _checks
 from nnfoundations.checkpoint import atomic_save, safe_load
