@@ -204,8 +204,9 @@ print(f"updates in 10 epochs (b = 64):         {10 * per_epoch}")
 print(f"updates in 10 steps of full batch:     {10 * updates_per_epoch(1024, 1024)}")
 
 # %% [markdown]
-# **3.1.1** **Your response:** one epoch is $\lceil n / b \rceil$ updates, so mini-batches give sixteen
-# times as many updates as full-batch gradient descent for the same passes over the data.
+# **3.1.1** **Your response:** one epoch is $\lceil n / b \rceil$ updates, so mini-batches
+# give $n / b$ times as many updates as full-batch gradient descent for the same passes over
+# the data (the printed counts above).
 # On a large dataset the mini-batch approach learns more effectively: each of its gradients
 # is a noisy but unbiased estimate of the full gradient, and it gets many more of them for
 # the same computation, while full batch spends a whole pass over the data on every single

@@ -86,7 +86,12 @@ def diagnose(history: History) -> Diagnosis:
         A :class:`Diagnosis`; see the module's docstring for the rules.
 
     Example:
-        >>> print(diagnose(History.from_json("runs/x/history.json")).verdict)
+        >>> h = History()
+        >>> for e, (t, v) in enumerate([(2.0, 2.1), (1.0, 1.2), (0.5, 0.8), (0.2, 0.9),
+        ...                             (0.1, 1.1), (0.05, 1.3)], 1):
+        ...     h.append(epoch=e, train_loss=t, val_loss=v, val_acc=None, lr=0.1, seconds=0)
+        >>> d = diagnose(h); d.verdict, d.stop_epoch
+        ('overfitting', 3)
     """
     if not isinstance(history, History):
         raise TypeError(f"diagnose needs a History, got {type(history).__name__}")

@@ -248,9 +248,12 @@ def fit(
         The run's :class:`History`.
 
     Example:
-        >>> model = build_model(64, [32], 10)
-        >>> history = fit(model, (X_train, y_train), (X_val, y_val), epochs=20, patience=3)
-        >>> history.best_epoch, history.val_loss[-1]
+        >>> from nnfoundations import build_model
+        >>> X, y = torch.randn(200, 4), torch.randint(0, 3, (200,))
+        >>> history = fit(build_model(4, [16], 3), (X[:150], y[:150]), (X[150:], y[150:]),
+        ...               epochs=5, seed=0, progress=False)
+        >>> len(history), history.stop_reason
+        (5, 'completed')
     """
     settings = _settings(epochs, batch_size, lr, optimizer, loss_fn, patience, min_delta,
                          restore_best, seed)

@@ -30,7 +30,11 @@ def plot_history(history: History, path: str | Path,
         The path written.
 
     Example:
-        >>> plot_history(history, "curves.png")
+        >>> import pathlib, tempfile
+        >>> h = History()
+        >>> h.append(epoch=1, train_loss=1.0, val_loss=1.1, val_acc=0.5, lr=0.1, seconds=0)
+        >>> plot_history(h, pathlib.Path(tempfile.mkdtemp()) / "curves.png").name
+        'curves.png'
     """
     if not history.records:
         raise ValueError("the History has no epochs to plot")

@@ -58,6 +58,7 @@ def train_one_step(
         The loss value, as a Python float.
 
     Example:
+        >>> from nnfoundations import build_model
         >>> model = build_model(4, [8], 3)
         >>> opt = torch.optim.SGD(model.parameters(), lr=0.01)
         >>> loss = train_one_step(model, torch.randn(16, 4), torch.randint(0, 3, (16,)),
@@ -109,6 +110,7 @@ def evaluate(
             ``[0, n_classes)``.
 
     Example:
+        >>> from nnfoundations import build_model
         >>> loss, acc = evaluate(build_model(4, [8], 3), torch.randn(100, 4),
         ...                      torch.randint(0, 3, (100,)), nn.CrossEntropyLoss())
     """

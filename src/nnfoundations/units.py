@@ -49,7 +49,10 @@ def dead_units(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> lis
         One :class:`DeadUnits` per ReLU module, in the model's order.
 
     Example:
-        >>> [(d.layer, d.dead, d.units) for d in dead_units(model, X_train)]
+        >>> from nnfoundations import build_model
+        >>> model = build_model(4, [8], 2)
+        >>> [(d.layer, d.units) for d in dead_units(model, torch.randn(50, 4))]
+        [('1', 8)]
     """
     if not isinstance(X, torch.Tensor) or X.ndim < 2 or len(X) == 0:
         raise ValueError("X must be a non-empty tensor of shape (n, input_size)")
