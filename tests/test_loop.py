@@ -273,3 +273,18 @@ def test_progress_lines_on_request(digits, capsys):
     assert "epoch   1/2  train" in err and "epoch   2/2" in err and "val" in err
     fit(build_model(64, [8], 10), train, val, epochs=2, seed=0, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_resume_without_a_seed_takes_the_saved_runs(digits, tmp_path):
+    train, val = small(digits)
+    ckpt = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    start = build_model(64, [8], 10).state_dict()
+    whole_model, cut_model, resumed_model = (build_model(64, [8], 10) for _ in range(3))
+    for m in (whole_model, cut_model, resumed_model):
+        m.load_state_dict(start)
+    whole = fit(whole_model, train, val, epochs=3, seed=8, progress=False)
+    fit(cut_model, train, val, epochs=2, seed=8, checkpoint=ckpt, progress=False)
+    resumed = fit(resumed_model, train, val, epochs=3, resume=ckpt, progress=False)
+    assert resumed.settings["seed"] == 8
+    assert without_seconds(resumed) == without_seconds(whole)

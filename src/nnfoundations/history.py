@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,8 +98,3 @@ def _number(value: object, column: str, k: int) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"not a History: record {k} has {column} = {value!r}, not a number")
     return int(value) if column == "epoch" else float(value)
-
-
-def is_finite(value: float | None) -> bool:
-    """True for a finite number (None counts as not finite)."""
-    return value is not None and math.isfinite(value)

@@ -133,7 +133,7 @@ def _tensor_pair(data: Any, name: str) -> TensorPair:
 def _val_tensors(val: TensorPair | Dataset | None) -> TensorPair | None:
     if val is None:
         return None
-    if isinstance(val, Dataset) and not isinstance(val, tuple | list):
+    if isinstance(val, Dataset):
         if len(val) == 0:  # type: ignore[arg-type]
             raise ValueError("val is empty: it needs at least one example")
         return next(iter(DataLoader(val, batch_size=len(val))))  # type: ignore[arg-type]
@@ -270,7 +270,8 @@ def fit(
                     n_outputs=_n_outputs(model), device=str(model_device(model)))
     history, best = History(settings=settings), None
     if resume is not None:
-        history, best = _resume(Path(resume), model, opt, generator, settings)
+        history, best = _resume(Path(resume), model, opt, generator, settings,
+                                adopt_seed=seed is None)
     show = sys.stderr.isatty() if progress is None else bool(progress)
     with _ctrl_c_stops_after_the_step() as stop_flag:
         for epoch in range(len(history) + 1, settings["epochs"] + 1):
@@ -377,13 +378,16 @@ def _save(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def _resume(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-            generator: torch.Generator, settings: dict[str, Any]) -> tuple[History, dict | None]:
-    """Restore a :func:`_save` checkpoint into the run; the settings must match."""
+            generator: torch.Generator, settings: dict[str, Any],
+            adopt_seed: bool) -> tuple[History, dict | None]:
+    """Restore a :func:`_save` checkpoint into the run; the settings must match (but for the
+    seed, which the saved run's replaces when ``adopt_seed``)."""
     state = safe_load(path)
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a fit() checkpoint (format {state.get('format')!r})")
     history = History.from_dict(state["history"])
-    changed = sorted(k for k in settings if k not in ("epochs", "device")
+    free = ("epochs", "device", "seed") if adopt_seed else ("epochs", "device")
+    changed = sorted(k for k in settings if k not in free
                      and history.settings.get(k) != settings[k])
     if changed:
         raise ValueError(f"cannot resume {path}: settings differ from the saved run: "
