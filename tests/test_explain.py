@@ -107,3 +107,17 @@ def test_bad_arguments():
 def test_unknown_network_value_is_named():
     with pytest.raises(ValueError, match=r"unknown network values \['w33'\]"):
         network(w33=1.0)
+
+
+def test_reverse_accumulation_lists_each_edge_once():
+    x = Value(0.9, "x")
+    t = (x * x).named("t")
+    y = t
+    for _ in range(4):
+        y = y * y  # each level doubles the paths: 32 of them
+    e = explain(y, x)
+    assert e.method == "reverse accumulation"
+    line = next(a for a in e.accumulation if a.startswith("∂f/∂t ="))
+    assert line.count(" + ") == 1  # t·t: one user, two edges
+    y.backward()
+    assert e.gradient == x.grad

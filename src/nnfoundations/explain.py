@@ -10,6 +10,7 @@ list, it shows backpropagation itself: node-by-node reverse accumulation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nnfoundations.engine import ATOM, UNARY, Value, fmt, texts
@@ -170,7 +171,7 @@ def explain(output: Value, wrt: Value) -> Explanation:
                        wrt.grad if id(wrt) in reaches else 0.0, view.forward(steps))
     if id(output) not in reaches:
         expl.method = "independent"
-    elif len(reaches) > MAX_PATH_NODES or _count_paths(order, wrt, reaches) > MAX_PATHS:
+    elif len(reaches) > MAX_PATH_NODES or _count_paths(order, output, wrt, reaches) > MAX_PATHS:
         expl.method = "reverse accumulation"
         expl.accumulation = _shorten(_accumulation(order, reaches, output, view.name))
     else:
@@ -267,12 +268,12 @@ def _steps(order: list[Value], output: Value, wrt: Value, reaches: set[int]) -> 
     return (named or {id(n) for n in inner}) | {id(output), id(wrt)}
 
 
-def _count_paths(order: list[Value], wrt: Value, reaches: set[int]) -> int:
+def _count_paths(order: list[Value], output: Value, wrt: Value, reaches: set[int]) -> int:
     count: dict[int, int] = {id(wrt): 1}
     for node in order:
         if node is not wrt and id(node) in reaches:
             count[id(node)] = sum(count.get(id(p), 0) for p in node.parents)
-    return count.get(id(order[-1]), 0)
+    return count.get(id(output), 0)
 
 
 def _edge_paths(output: Value, wrt: Value, reaches: set[int]) -> list[list[Edge]]:
@@ -300,18 +301,19 @@ def _segments(edges: list[Edge], steps: set[int]) -> list[list[Edge]]:
     return segments
 
 
-def _accumulation(order: list[Value], reaches: set[int], output: Value, name) -> list[str]:  # noqa: ANN001
-    users: dict[int, list[Value]] = {}
+def _accumulation(order: list[Value], reaches: set[int], output: Value,
+                  name: Callable[[Value], str]) -> list[str]:
+    users: dict[int, dict[int, Value]] = {}  # a dict, so that a user of x·x counts once
     for node in order:
         for p in node.parents:
-            users.setdefault(id(p), []).append(node)
+            users.setdefault(id(p), {})[id(node)] = node
     lines = []
     for node in reversed(order):
         if id(node) not in reaches or node is output:
             continue
         terms = " + ".join(
             f"({fmt(u.grad)})·({fmt(g)})"
-            for u in users[id(node)]
+            for u in users[id(node)].values()
             for p, g in zip(u.parents, u.local_grads, strict=True) if p is node
         )
         lines.append(f"∂{name(output)}/∂{name(node)} = {terms} = {fmt(node.grad)}")

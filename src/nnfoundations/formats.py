@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def _numbers(path: Path, body: list[list[str]], columns: list[int],
     return X
 
 
-def _finite(path: Path, X: np.ndarray, where) -> None:  # noqa: ANN001 - a small formatter
+def _finite(path: Path, X: np.ndarray, where: Callable[[int, int], str]) -> None:
     bad = np.argwhere(~np.isfinite(X))
     if len(bad):
         i, j = bad[0]

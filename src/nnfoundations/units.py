@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,7 +60,7 @@ def dead_units(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> lis
     relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
     fired: dict[str, torch.Tensor] = {}
 
-    def record(name: str):  # noqa: ANN202 - a hook factory
+    def record(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
         def hook(module: nn.Module, inputs: object, out: torch.Tensor) -> None:
             active = (out > 0).flatten(1).any(dim=0)
             fired[name] = active if name not in fired else fired[name] | active
