@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nnfoundations import build_model, fit, train_one_step
 
-N, FEATURES, CLASSES, BATCH, EPOCHS = 60_000, 784, 9, 64, 3
+N, FEATURES, CLASSES, BATCH, EPOCHS = 60_000, 784, 9, 64, 5
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,14 +33,14 @@ def test_updates_per_epoch_gives_the_seed_numbers():
 
 
 def test_batches_equal_dataloaders_from_the_same_generator():
-    X, y = torch.randn(103, 3), torch.arange(103)
+    X, y = torch.randn(1303, 3), torch.arange(1303)  # several gathers of 64 batches
     ours = _Batches((X, y), 10, torch.device("cpu"))
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     loader = DataLoader(TensorDataset(X, y), batch_size=10, shuffle=True, generator=g2)
     for _ in range(3):  # epochs
         mine = list(ours.epoch(g1))
         theirs = list(loader)
-        assert len(mine) == len(theirs) == updates_per_epoch(103, 10) == 11
+        assert len(mine) == len(theirs) == updates_per_epoch(1303, 10) == 131
         for (xa, ya), (xb, yb) in zip(mine, theirs, strict=True):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
 

@@ -2,9 +2,10 @@
 
 Each epoch runs one :func:`~nnfoundations.step.step` per mini-batch (the step that
 ``train_one_step`` wraps) and then :func:`~nnfoundations.step.evaluate` on the validation
-data. For ``(X, y)`` tensors each batch is one vectorised gather along one permutation per epoch,
-with no per-sample indexing or collation, and the losses stay on the device until the epoch
-ends; any other ``Dataset`` goes through a ``DataLoader``.
+data. For ``(X, y)`` tensors the batches are contiguous slices of a few large gathers
+along one permutation per epoch, with no per-sample indexing or collation, and the losses
+stay on the device until the epoch ends; any other ``Dataset`` goes through a
+``DataLoader``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
 #: Validation runs in chunks of this many examples (bounded memory, same mean loss).
 EVAL_BATCH = 4096
 CHECKPOINT_FORMAT = "nnfoundations-fit-1"
+#: Batches gathered together from the permuted data (bounded memory, few large gathers).
+GATHER_BATCHES = 64
 TensorPair = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -111,11 +114,15 @@ class _Batches:
         torch.empty((), dtype=torch.int64).random_(generator=generator)
         order = torch.randperm(self.n, generator=generator).to(self.X.device)
         torch.randperm(self.n, generator=generator)
-        # One vectorised gather a batch: nearly as fast as permuting all the data once and
-        # slicing it (measured 2-4% slower), without a second copy of the data in memory.
-        for start in range(0, self.n, self.batch_size):
-            batch = order[start : start + self.batch_size]
-            yield self.X[batch], self.y[batch]
+        # Gather GATHER_BATCHES batches' rows at once and slice them: as fast as permuting
+        # all the data once (a gather per batch was 2-4% slower here), without a second copy
+        # of the data in memory.
+        chunk = self.batch_size * GATHER_BATCHES
+        for start in range(0, self.n, chunk):
+            rows = order[start : start + chunk]
+            X, y = self.X[rows], self.y[rows]
+            for s in range(0, len(rows), self.batch_size):
+                yield X[s : s + self.batch_size], y[s : s + self.batch_size]
 
 
 def _tensor_pair(data: Any, name: str) -> TensorPair:
