@@ -136,7 +136,8 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
         raise ValueError(f"{path} is not a readable .npz file: {err}") from None
     if "X" not in arrays or (need_labels and "y" not in arrays):
-        raise ValueError(f"{path} must hold arrays 'X'{' and y' if need_labels else ''}; it "
+        wanted = "'X' and 'y'" if need_labels else "'X'"
+        raise ValueError(f"{path} must hold arrays {wanted}; it "
                          f"holds {sorted(arrays)}")
     X = arrays["X"]
     if X.ndim < 2 or not np.issubdtype(X.dtype, np.number):
