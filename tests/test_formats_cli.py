@@ -147,6 +147,8 @@ def bad_files(tmp_path):
         "narrow": write_csv(tmp_path / "narrow.csv", ["a", "b"], [[1, 2]]),
     }
     files["binary"].write_bytes(b"\xff\xfe\x00\x81garbage")
+    np.savez(tmp_path / "no_y.npz", X=X[:5])
+    files["no_y"] = tmp_path / "no_y.npz"
     return files
 
 
@@ -161,6 +163,7 @@ BAD_TRAIN = [
     (["--data", "{binary}"], "is not a readable CSV file"),
     (["--data", "{nan}", "--label", "target"], "the label column 'target' is not there"),
     (["--data", "{images}"], "holds 9 labels but"),
+    (["--data", "{no_y}"], "must hold arrays 'X' and 'y'; it holds ['X']"),
     (["--epochs", "0"], "epochs must be a positive int, got 0"),
     (["--batch-size", "-4"], "batch_size must be a positive int, got -4"),
     (["--lr", "0"], "lr must be > 0, got 0.0"),
