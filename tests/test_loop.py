@@ -131,21 +131,31 @@ def test_nan_in_the_data_stops_at_once_with_epoch_and_step(digits):
     assert history.stop_reason.startswith("non-finite loss (nan) at epoch 1, step 1")
 
 
-class NanAfter:
-    """A forward hook that turns the loss into NaN from its n-th call on."""
+def on_call(n, action):
+    """A forward hook for the loss that applies ``action(output, k)`` on its k-th call."""
+    calls = [0]
 
-    def __init__(self, n):
-        self.n, self.calls = n, 0
+    def hook(module, inputs, output):
+        calls[0] += 1
+        return action(output, calls[0] - n)
 
-    def __call__(self, module, inputs, output):
-        self.calls += 1
-        return output * float("nan") if self.calls >= self.n else output
+    return hook
+
+
+def nan_from_then_on(output, k):
+    return output * float("nan") if k >= 0 else output
+
+
+def ctrl_c_once(output, k):
+    if k == 0:
+        os.kill(os.getpid(), signal.SIGINT)
+    return output
 
 
 def test_nan_loss_later_stops_and_restores_the_best_weights(digits):
     train, val = small(digits)  # 5 steps + 1 evaluation an epoch
     loss_fn = nn.CrossEntropyLoss()
-    loss_fn.register_forward_hook(NanAfter(14))  # step 2 of epoch 3
+    loss_fn.register_forward_hook(on_call(14, nan_from_then_on))  # step 2 of epoch 3
     torch.manual_seed(0)
     model = build_model(64, [16], 10)
     history = fit(model, train, val, epochs=5, loss_fn=loss_fn, seed=0, progress=False)
@@ -162,18 +172,6 @@ def test_exploding_learning_rate_stops_on_a_non_finite_loss(digits):
     assert history.stop_reason.startswith("non-finite")
 
 
-class SigintOnCall:
-    """A forward hook that sends Ctrl-C to this process on the n-th call of the loss."""
-
-    def __init__(self, n):
-        self.n, self.calls = n, 0
-
-    def __call__(self, module, inputs, output):
-        self.calls += 1
-        if self.calls == self.n:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
 def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digits, tmp_path):
     train, val = small(digits)  # 300 examples, batch 64: 5 steps per epoch
     torch.manual_seed(0)
@@ -187,7 +185,7 @@ def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digi
     whole = fit(model(), train, val, epochs=5, seed=4, progress=False)
     interrupting = nn.CrossEntropyLoss()
     # 5 steps and 1 evaluation an epoch: call 15 is step 3 of epoch 3
-    interrupting.register_forward_hook(SigintOnCall(15))
+    interrupting.register_forward_hook(on_call(15, ctrl_c_once))
     ckpt = tmp_path / "run.pt"
     m = model()
     cut = fit(m, train, val, epochs=5, seed=4, loss_fn=interrupting, checkpoint=ckpt,
