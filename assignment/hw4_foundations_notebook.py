@@ -55,9 +55,10 @@ from nnfoundations import (
     plot_history,
     updates_per_epoch,
 )
-from nnfoundations.chainrule import network, warmup
-from nnfoundations.cost import cost_table, count_cost
-from nnfoundations.data import load_digits, split_data
+from nnfoundations.app.formats import load_digits
+from nnfoundations.app.preprocess import split_data
+from nnfoundations.autodiff.op_counts import cost_table, count_cost
+from nnfoundations.autodiff.seed_examples import network, warmup
 
 # %% [markdown]
 # ## 1. Backpropagation and the chain rule [1.75 pts]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from nnfoundations.data import load_digits, split_data
+from nnfoundations.app.formats import load_digits
+from nnfoundations.app.preprocess import split_data
 
 
 @pytest.fixture(scope="session")

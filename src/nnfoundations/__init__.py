@@ -4,22 +4,67 @@ Section 1 (the chain rule): :class:`Value`, :func:`explain`. Section 2 (the buil
 :func:`build_model`, :func:`train_one_step`, :func:`evaluate`. Section 3 (the loop):
 :func:`fit`, :class:`History`, :func:`diagnose`, :func:`plot_history`, :func:`dead_units`,
 :func:`updates_per_epoch`.
+
+The package is in wings (see the README's "How the code is organised"): ``autodiff`` and
+``diagnosis`` need neither torch nor numpy; ``training`` is the PyTorch side; ``app`` holds
+the data readers, run directories and the CLI. Importing ``nnfoundations`` imports none of
+them: each name below is loaded from its wing on first use (PEP 562).
 """
 
-from nnfoundations.diagnose import Diagnosis, diagnose
-from nnfoundations.engine import Value
-from nnfoundations.explain import Explanation, explain
-from nnfoundations.history import History
-from nnfoundations.loop import fit, updates_per_epoch
-from nnfoundations.model import build_model, count_parameters
-from nnfoundations.plots import plot_history
-from nnfoundations.step import evaluate, train_one_step
-from nnfoundations.stopping import StopDecision, early_stopping
-from nnfoundations.units import DeadUnits, dead_units
+from __future__ import annotations
 
-__all__ = [
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+#: Each public name and the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "Value": "nnfoundations.autodiff.engine",
+    "Explanation": "nnfoundations.autodiff.explain",
+    "explain": "nnfoundations.autodiff.explain",
+    "Diagnosis": "nnfoundations.diagnosis.curves",
+    "diagnose": "nnfoundations.diagnosis.curves",
+    "History": "nnfoundations.history",
+    "build_model": "nnfoundations.training.model",
+    "count_parameters": "nnfoundations.training.model",
+    "train_one_step": "nnfoundations.training.step",
+    "evaluate": "nnfoundations.training.step",
+    "fit": "nnfoundations.training.loop",
+    "updates_per_epoch": "nnfoundations.training.loop",
+    "StopDecision": "nnfoundations.training.stopping",
+    "early_stopping": "nnfoundations.training.stopping",
+    "DeadUnits": "nnfoundations.training.units",
+    "dead_units": "nnfoundations.training.units",
+    "plot_history": "nnfoundations.training.plots",
+}
+__all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
     "DeadUnits", "Diagnosis", "Explanation", "History", "StopDecision", "Value", "build_model",
     "count_parameters", "dead_units", "diagnose", "early_stopping", "evaluate", "explain", "fit",
     "plot_history", "train_one_step", "updates_per_epoch",
 ]
-__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from nnfoundations.autodiff.engine import Value
+    from nnfoundations.autodiff.explain import Explanation, explain
+    from nnfoundations.diagnosis.curves import Diagnosis, diagnose
+    from nnfoundations.history import History
+    from nnfoundations.training.loop import fit, updates_per_epoch
+    from nnfoundations.training.model import build_model, count_parameters
+    from nnfoundations.training.plots import plot_history
+    from nnfoundations.training.step import evaluate, train_one_step
+    from nnfoundations.training.stopping import StopDecision, early_stopping
+    from nnfoundations.training.units import DeadUnits, dead_units
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnfoundations' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

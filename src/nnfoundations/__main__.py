@@ -2,7 +2,7 @@
 
 import sys
 
-from nnfoundations.cli import main
+from nnfoundations.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

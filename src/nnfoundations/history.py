@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnfoundations.checkpoint import atomic_write_text
+from nnfoundations._files import atomic_write_text
 
 #: The columns of each epoch's record.
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "seconds")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nnfoundations import History, build_model, diagnose, fit
-from nnfoundations.diagnose import HIGH_LOSS, OVERFIT_MIN_RISE, OVERFIT_RISE, STILL_FALLING
+from nnfoundations.diagnosis.curves import HIGH_LOSS, OVERFIT_MIN_RISE, OVERFIT_RISE, STILL_FALLING
 
 
 def run(digits, hidden, n_train=None, dropout=0.0, **kwargs):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnfoundations.engine import Value
+from nnfoundations.autodiff.engine import Value
 
 #: The seed's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
 NETWORK_DEFAULTS: dict[str, float] = {

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnfoundations.data import Standardizer, load_digits, split_data
+from nnfoundations.app.formats import load_digits
+from nnfoundations.app.preprocess import Standardizer, split_data
 
 
 def test_digits_is_embedded():

@@ -14,7 +14,7 @@ import ast
 import math
 from collections.abc import Callable, Mapping
 
-from nnfoundations.engine import Value
+from nnfoundations.autodiff.engine import Value
 
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     "relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid,

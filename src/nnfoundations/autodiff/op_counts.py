@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nnfoundations import _checks
-from nnfoundations.engine import Value
+from nnfoundations.autodiff.engine import Value
 
 
 @dataclass(frozen=True)

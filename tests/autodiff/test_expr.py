@@ -2,8 +2,8 @@
 
 import pytest
 
-from nnfoundations.explain import explain
-from nnfoundations.expr import ExpressionError, parse_expression
+from nnfoundations.autodiff.explain import explain
+from nnfoundations.autodiff.expr import ExpressionError, parse_expression
 
 
 def test_builds_the_warmup_with_named_steps():

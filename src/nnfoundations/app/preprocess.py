@@ -1,4 +1,4 @@
-"""Data: the embedded digits dataset, a seeded stratified split, and standardisation."""
+"""Preprocessing: a seeded stratified split, standardisation, and class labels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits as _sklearn_digits
 from sklearn.model_selection import train_test_split
 
 from nnfoundations import _checks
@@ -59,12 +58,6 @@ class Split:
     def n_features(self) -> int:
         """Width of one example."""
         return self.X_train.shape[1]
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""
-    X, y = _sklearn_digits(return_X_y=True)
-    return X.astype(np.float64), y.astype(np.int64)
 
 
 def split_data(

@@ -9,8 +9,8 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from nnfoundations import build_model, fit, train_one_step, updates_per_epoch
-from nnfoundations.loop import _Batches, make_optimizer
-from nnfoundations.step import evaluate
+from nnfoundations.training.loop import _Batches, make_optimizer
+from nnfoundations.training.step import evaluate
 
 
 def plain_sgd(params):

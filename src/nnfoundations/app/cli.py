@@ -16,16 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from nnfoundations.chainrule import NETWORK_DEFAULTS, network, warmup
-from nnfoundations.checkpoint import atomic_write_text
-from nnfoundations.cost import cost_table
-from nnfoundations.diagnose import diagnose
-from nnfoundations.engine import Value
-from nnfoundations.explain import explain
-from nnfoundations.expr import parse_expression
+from nnfoundations._files import atomic_write_text
+from nnfoundations.app.runs import TrainConfig, evaluate_run, predict_run, train_run
+from nnfoundations.autodiff.engine import Value
+from nnfoundations.autodiff.explain import explain
+from nnfoundations.autodiff.expr import parse_expression
+from nnfoundations.autodiff.op_counts import cost_table
+from nnfoundations.autodiff.seed_examples import NETWORK_DEFAULTS, network, warmup
+from nnfoundations.diagnosis.curves import diagnose
 from nnfoundations.history import History
-from nnfoundations.plots import plot_history
-from nnfoundations.runs import TrainConfig, evaluate_run, predict_run, train_run
+from nnfoundations.training.plots import plot_history
 
 DEFAULT_COST_SIZES = [[2, 2, 1], [4, 8, 1], [16, 16, 1], [64, 32, 4]]
 

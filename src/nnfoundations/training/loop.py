@@ -1,7 +1,7 @@
 """The training loop (the seed's section 3 and Part 2): epochs of shuffled mini-batches.
 
-Each epoch runs one :func:`~nnfoundations.step.step` per mini-batch (the step that
-``train_one_step`` wraps) and then :func:`~nnfoundations.step.evaluate` on the validation
+Each epoch runs one :func:`~nnfoundations.training.step.step` per mini-batch (the step that
+``train_one_step`` wraps) and then :func:`~nnfoundations.training.step.evaluate` on the validation
 data. For ``(X, y)`` tensors the batches are contiguous slices of a few large gathers
 along one permutation per epoch, with no per-sample indexing or collation, and the losses
 stay on the device until the epoch ends; any other ``Dataset`` goes through a
@@ -27,10 +27,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from nnfoundations import _checks
-from nnfoundations.checkpoint import atomic_save, safe_load
 from nnfoundations.history import History
-from nnfoundations.step import evaluate, model_device, step
-from nnfoundations.stopping import StopDecision, early_stopping
+from nnfoundations.training.checkpoint import atomic_save, safe_load
+from nnfoundations.training.step import evaluate, model_device, step
+from nnfoundations.training.stopping import StopDecision, early_stopping
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from nnfoundations.data import load_digits
+from sklearn.datasets import load_digits as _sklearn_digits
 
 #: IDX element types: code -> (NumPy big-endian dtype, scale to [0, 1] for images).
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -28,6 +27,12 @@ class Table:
     X: np.ndarray
     y: np.ndarray | None
     feature_names: list[str]
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""
+    X, y = _sklearn_digits(return_X_y=True)
+    return X.astype(np.float64), y.astype(np.int64)
 
 
 def read_data(source: str, *, label: str | None = None, labels: str | None = None,

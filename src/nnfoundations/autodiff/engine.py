@@ -2,7 +2,7 @@
 
 Each operation is one method that computes its output and, right beside it, the local
 derivative with respect to each operand, both as a number and as a readable formula. The
-explainer (:mod:`nnfoundations.explain`) reads the derivation straight off the graph.
+explainer (:mod:`nnfoundations.autodiff.explain`) reads the derivation straight off the graph.
 
 Subtraction, division and negation are primitives here (micrograd derives them from ``+``,
 ``*`` and ``**``) so that a derivation reads ``∂(a − b)/∂b = −1`` rather than going through
@@ -14,23 +14,14 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Sequence
 from numbers import Real
 
-#: Binding strength of each rendered form, for parentheses: higher binds tighter.
-ATOM, ADD, MUL, UNARY, POW = 5, 1, 2, 3, 4
-
+from nnfoundations._format import fmt
+from nnfoundations.autodiff.render import ADD, ATOM, MUL, POW, UNARY, fill, texts
 
 _serials = itertools.count()
 _creation = operator.attrgetter("serial")
-Text = tuple[str, int]  # a rendered expression and its binding strength
 
-
-def fmt(x: float) -> str:
-    """Format a number the way a derivation shows it: up to six significant digits."""
-    if x == 0:
-        return "0"  # never "-0"
-    return f"{x:.6g}"
 
 
 class Value:
@@ -228,25 +219,12 @@ class Value:
 
     # -- reading the graph -----------------------------------------------------------------
 
-    def fill(self, operands: Sequence[Text]) -> str:
-        """This node's form with its operands' texts put in, bracketed where needed."""
-        parts = {}
-        for key, (text, prec) in zip("ab", operands, strict=False):
-            right = key == "b"
-            needs = self.prec != ATOM and (  # a function's form already brackets its operand
-                prec < self.prec
-                or (right and prec == self.prec and self.op in "-/")
-                or (text[:1] in "-−" and (self.prec >= MUL or right))  # a·(-0.3), a + (-0.3)
-            )
-            parts[key] = f"({text})" if needs else text
-        return self.form.format(**parts)
-
     def definition(self, values: bool = False) -> str:
         """This node's own operation over its operands, e.g. ``w11·x1 + w12·x2``."""
         if not self.parents:
             return texts([self], values=values)[id(self)][0]
         known = texts(self.topological_order()[:-1], values=values, alias_longer_than=200)
-        return self.fill([known[id(p)] for p in self.parents])
+        return fill(self, [known[id(p)] for p in self.parents])
 
     def describe(self) -> str:
         """A short name for error messages: the label, else the expression."""
@@ -258,41 +236,3 @@ class Value:
         """The generic local rule for operand ``i``, e.g. ``∂(a·b)/∂a = b``."""
         expr = self.form.format(a="a", b="b")
         return f"∂({expr})/∂{'ab'[i]} = {self.rules[i].format(a='a', b='b')}"
-
-
-def texts(
-    order: Sequence[Value],
-    *,
-    values: bool = False,
-    aliases: dict[int, str] | None = None,
-    alias_longer_than: int | None = None,
-) -> dict[int, Text]:
-    """Render every node of ``order`` (operands before users) once, in linear time.
-
-    Labelled nodes and leaves show their label (or their value when ``values``); other nodes
-    show their expression over their operands' texts.
-
-    Args:
-        order: nodes in topological order, e.g. ``output.topological_order()``.
-        values: show labelled nodes and leaves by value instead of by name.
-        aliases: names (``t7``) to show instead of some nodes' expressions.
-        alias_longer_than: give an expression longer than this a new alias ``t<k>``, added to
-            ``aliases``, so that shared subgraphs never blow a text up.
-    """
-    aliases = {} if aliases is None else aliases
-    out: dict[int, Text] = {}
-    for k, node in enumerate(order):
-        if not node.parents or node.label:
-            shown = fmt(node.data) if values or not node.label else node.label
-            out[id(node)] = (shown, ATOM)
-        elif id(node) in aliases:
-            out[id(node)] = (fmt(node.data) if values else aliases[id(node)], ATOM)
-        else:
-            text = node.fill([out[id(p)] for p in node.parents])
-            if alias_longer_than is not None and len(text) > alias_longer_than:
-                aliases[id(node)] = f"t{k}"
-                text = fmt(node.data) if values else f"t{k}"
-                out[id(node)] = (text, ATOM)
-            else:
-                out[id(node)] = (text, node.prec)
-    return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from nnfoundations.step import model_device
+from nnfoundations.training.step import model_device
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nnfoundations.cli import main
+from nnfoundations.app.cli import main
 
 
 def test_train_prints_progress_and_a_report(capsys, tmp_path):
@@ -83,7 +83,7 @@ def test_explain_errors_are_one_line_with_status_2(capsys):
 
 
 def test_an_internal_error_is_status_1_and_debug_shows_the_traceback(capsys, monkeypatch):
-    import nnfoundations.cli as cli
+    import nnfoundations.app.cli as cli
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

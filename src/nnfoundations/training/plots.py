@@ -9,8 +9,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from nnfoundations.checkpoint import atomic_write_bytes
-from nnfoundations.diagnose import Diagnosis, diagnose
+from nnfoundations._files import atomic_write_bytes
+from nnfoundations.diagnosis.curves import Diagnosis, diagnose
 from nnfoundations.history import History
 
 
@@ -19,7 +19,7 @@ def plot_history(history: History, path: str | Path,
     """Draw the loss curves (and validation accuracy) of a run into a PNG file.
 
     The best epoch and the suggested stop are marked, and the verdict of
-    :func:`~nnfoundations.diagnose.diagnose` is in the title.
+    :func:`~nnfoundations.diagnosis.curves.diagnose` is in the title.
 
     Args:
         history: the run's History.

@@ -13,7 +13,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nnfoundations.engine import ATOM, UNARY, Value, fmt, texts
+from nnfoundations._format import fmt
+from nnfoundations.autodiff.engine import Value
+from nnfoundations.autodiff.render import ATOM, UNARY, fill, texts
 
 #: Past this many paths the explanation shows reverse accumulation instead (paths can grow
 #: exponentially with depth; a student reads a dozen, not thousands).
@@ -202,7 +204,7 @@ class _View:
 
     def definition(self, node: Value, values: bool) -> str:
         known = self.values if values else self.names
-        return node.fill([known[id(p)] for p in node.parents])
+        return fill(node, [known[id(p)] for p in node.parents])
 
     def forward(self, steps: set[int]) -> list[str]:
         lines = []

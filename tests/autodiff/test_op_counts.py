@@ -1,6 +1,6 @@
 """Section 1.3: backprop costs a constant times a forward pass; the others grow with weights."""
 
-from nnfoundations.cost import count_cost, value_mlp
+from nnfoundations.autodiff.op_counts import count_cost, value_mlp
 
 
 def test_counts_on_the_seed_network_shape():

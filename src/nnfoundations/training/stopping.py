@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nnfoundations.engine import fmt
+from nnfoundations._format import fmt
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nnfoundations.checkpoint import atomic_save, safe_load
-from nnfoundations.data import Standardizer, encode_labels, index_labels, split_data
-from nnfoundations.diagnose import Diagnosis, diagnose
-from nnfoundations.formats import Table, read_data
+from nnfoundations.app.formats import Table, read_data
+from nnfoundations.app.preprocess import Standardizer, encode_labels, index_labels, split_data
+from nnfoundations.diagnosis.curves import Diagnosis, diagnose
 from nnfoundations.history import History
-from nnfoundations.loop import fit
-from nnfoundations.model import build_model
-from nnfoundations.plots import plot_history
-from nnfoundations.step import evaluate, per_class_accuracy, predict_proba
+from nnfoundations.training.checkpoint import atomic_save, safe_load
+from nnfoundations.training.loop import fit
+from nnfoundations.training.model import build_model
+from nnfoundations.training.plots import plot_history
+from nnfoundations.training.step import evaluate, per_class_accuracy, predict_proba
 
 MODEL_FORMAT = "nnfoundations-model-1"
 

@@ -3,8 +3,8 @@
 import pytest
 
 from nnfoundations import Value, explain
-from nnfoundations.chainrule import network, warmup
-from nnfoundations.explain import MAX_PATHS
+from nnfoundations.autodiff.explain import MAX_PATHS
+from nnfoundations.autodiff.seed_examples import network, warmup
 
 
 def by_name(factors):
