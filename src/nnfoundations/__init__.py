@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "train_one_step": "nnfoundations.training.step",
     "evaluate": "nnfoundations.training.step",
     "fit": "nnfoundations.training.loop",
-    "updates_per_epoch": "nnfoundations.training.loop",
+    "updates_per_epoch": "nnfoundations.training.batches",
     "StopDecision": "nnfoundations.training.stopping",
     "early_stopping": "nnfoundations.training.stopping",
     "DeadUnits": "nnfoundations.training.units",
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from nnfoundations.autodiff.explain import Explanation, explain
     from nnfoundations.diagnosis.curves import Diagnosis, diagnose
     from nnfoundations.history import History
-    from nnfoundations.training.loop import fit, updates_per_epoch
+    from nnfoundations.training.batches import updates_per_epoch
+    from nnfoundations.training.loop import fit
     from nnfoundations.training.model import build_model, count_parameters
     from nnfoundations.training.plots import plot_history
     from nnfoundations.training.step import evaluate, train_one_step

@@ -9,22 +9,25 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
+
 
 def positive_int(name: str, value: object) -> int:
     """Return ``value`` as an int if it is a positive integer (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
+        raise InvalidTypeError(
+            f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
     if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise InvalidValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
 def real_number(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        raise InvalidTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InvalidValueError(f"{name} must be finite, got {value!r}")
     return float(value)
 
 
@@ -32,7 +35,7 @@ def positive_number(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite number greater than 0."""
     number = real_number(name, value)
     if number <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InvalidValueError(f"{name} must be > 0, got {value!r}")
     return number
 
 
@@ -42,5 +45,5 @@ def fraction(name: str, value: object, *, low_open: bool = False) -> float:
     low_ok = number > 0 if low_open else number >= 0
     if not (low_ok and number < 1):
         allowed = "0 < value < 1" if low_open else "0 <= value < 1"
-        raise ValueError(f"{name} must satisfy {allowed}, got {value!r}")
+        raise InvalidValueError(f"{name} must satisfy {allowed}, got {value!r}")
     return number

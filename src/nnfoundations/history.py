@@ -1,16 +1,56 @@
-"""History: one record of plain floats per epoch, the run's settings, and how the run ended."""
+"""History: one record of plain floats per epoch, the run's settings, and how the run ended.
+
+It sits below the training and the diagnosis, which both read it, and needs no torch: a
+``history.json`` can be diagnosed and plotted in a process that has never imported torch.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_text
 
 #: The columns of each epoch's record.
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "seconds")
+#: The version written into ``history.json``; files without one are version 1 and still load.
+FORMAT_VERSION = 2
+
+
+class StopKind(StrEnum):
+    """Why a run ended, as data; ``History.stop_reason`` says it as a sentence."""
+
+    COMPLETED = "completed"
+    EARLY_STOP = "early_stop"
+    NON_FINITE = "non_finite"
+    INTERRUPTED = "interrupted"
+
+
+class LossKind(StrEnum):
+    """What the diagnosis needs to know of a run's loss: whether ``log K`` is its chance level.
+
+    A new kind of loss with a known chance level gets a member here and a line in the
+    diagnosis's ``chance_level``.
+    """
+
+    CROSS_ENTROPY = "cross_entropy"
+    OTHER = "other"
+
+
+class EpochRecord(TypedDict):
+    """One epoch's figures (``val_loss`` and ``val_acc`` are None without validation data)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    seconds: float
 
 
 @dataclass
@@ -18,40 +58,63 @@ class History:
     """What happened in a run, as plain data: JSON on disk, floats in memory.
 
     Attributes:
-        records: one dict per epoch with the keys in :data:`COLUMNS` (``val_loss`` and
-            ``val_acc`` are None without validation data).
-        settings: the run's settings (epochs, batch size, optimizer, seed, ...).
-        stop_reason: why training ended: ``"completed"``, early stopping, a non-finite loss
-            or an interruption, with the figures.
-        interrupted: True when Ctrl-C ended the run.
+        records: one :class:`EpochRecord` per epoch.
+        settings: the run's settings (epochs, batch size, optimizer, seed, loss kind, ...).
+        stop_kind: why training ended, a :class:`StopKind`.
+        stop_reason: the same as a sentence, with the figures.
         best_epoch: the epoch whose weights were kept (best monitored loss), or None.
 
     Example:
         >>> h = History(); h.append(epoch=1, train_loss=0.5, val_loss=0.6, val_acc=0.8,
         ...                         lr=1e-3, seconds=0.1)
-        >>> h.val_loss
-        [0.6]
+        >>> h.val_loss, h.stop_kind
+        ([0.6], <StopKind.COMPLETED: 'completed'>)
     """
 
-    records: list[dict[str, float | None]] = field(default_factory=list)
+    records: list[EpochRecord] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    stop_kind: StopKind = StopKind.COMPLETED
     stop_reason: str = "completed"
-    interrupted: bool = False
     best_epoch: int | None = None
 
-    def append(self, **record: float | None) -> None:
-        """Add one epoch's record; its keys must be exactly :data:`COLUMNS`."""
-        if set(record) != set(COLUMNS):
-            raise ValueError(f"a record needs the keys {COLUMNS}, got {tuple(record)}")
-        self.records.append({k: record[k] for k in COLUMNS})
-
-    def __getattr__(self, name: str) -> list[float | None]:
-        if name in COLUMNS:
-            return [r[name] for r in self.records]
-        raise AttributeError(f"History has no attribute {name!r}; columns are {COLUMNS}")
+    def append(self, *, epoch: int, train_loss: float, val_loss: float | None,
+               val_acc: float | None, lr: float, seconds: float) -> None:
+        """Add one epoch's record."""
+        self.records.append(EpochRecord(epoch=epoch, train_loss=train_loss, val_loss=val_loss,
+                                        val_acc=val_acc, lr=lr, seconds=seconds))
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @property
+    def epoch(self) -> list[int]:
+        """The epoch numbers, 1-based."""
+        return [r["epoch"] for r in self.records]
+
+    @property
+    def train_loss(self) -> list[float]:
+        """The mean training loss of each epoch."""
+        return [r["train_loss"] for r in self.records]
+
+    @property
+    def val_loss(self) -> list[float | None]:
+        """The validation loss of each epoch (None without validation data)."""
+        return [r["val_loss"] for r in self.records]
+
+    @property
+    def val_acc(self) -> list[float | None]:
+        """The validation accuracy of each epoch (None without validation data)."""
+        return [r["val_acc"] for r in self.records]
+
+    @property
+    def lr(self) -> list[float]:
+        """The learning rate of each epoch."""
+        return [r["lr"] for r in self.records]
+
+    @property
+    def seconds(self) -> list[float]:
+        """The wall time of each epoch, training and validation."""
+        return [r["seconds"] for r in self.records]
 
     @property
     def monitor(self) -> str:
@@ -59,23 +122,37 @@ class History:
         return "val_loss" if self.records and self.records[0]["val_loss"] is not None \
             else "train_loss"
 
+    @property
+    def monitored(self) -> list[float]:
+        """The monitored loss of each epoch (see :attr:`monitor`)."""
+        if self.monitor == "train_loss":
+            return self.train_loss
+        return [math.nan if v is None else v for v in self.val_loss]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON or a ``weights_only`` checkpoint."""
-        return asdict(self)
+        return {"version": FORMAT_VERSION, "records": [dict(r) for r in self.records],
+                "settings": dict(self.settings), "stop_kind": self.stop_kind.value,
+                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict`; refuses data that is not a History."""
+    def from_dict(cls, data: object) -> History:
+        """Inverse of :meth:`to_dict`; also reads version 1 (no ``version`` key)."""
         if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise ValueError("not a History: expected an object with a 'records' list")
-        history = cls(settings=dict(data.get("settings", {})),
+            raise InvalidValueError("not a History: expected an object with a 'records' list")
+        version = data.get("version", 1)
+        if version not in (1, FORMAT_VERSION):
+            raise InvalidValueError(f"History format version {version!r} is not one this "
+                                    f"nnfoundations reads (1 or {FORMAT_VERSION}); upgrade it")
+        history = cls(settings=dict(data.get("settings") or {}),
                       stop_reason=str(data.get("stop_reason", "completed")),
-                      interrupted=bool(data.get("interrupted", False)),
-                      best_epoch=data.get("best_epoch"))
+                      best_epoch=_best_epoch(data.get("best_epoch")))
         for k, record in enumerate(data["records"]):
             if not isinstance(record, dict) or set(record) != set(COLUMNS):
-                raise ValueError(f"not a History: record {k} needs the keys {COLUMNS}")
-            history.append(**{c: _number(record[c], c, k) for c in COLUMNS})
+                raise InvalidValueError(f"not a History: record {k} needs the keys {COLUMNS}")
+            history.records.append(_record(record, k))
+        history.stop_kind = _stop_kind(data, history) if version == 1 else \
+            _known_stop_kind(data.get("stop_kind"))
         return history
 
     def to_json(self, path: str | Path) -> None:
@@ -87,14 +164,57 @@ class History:
         """Read a History written by :meth:`to_json`; the round trip is exact."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InvalidValueError(f"{path} is not valid JSON: {err}") from None
         return cls.from_dict(data)
 
 
-def _number(value: object, column: str, k: int) -> float | None:
-    if value is None and column in ("val_loss", "val_acc"):
-        return None
+def _record(record: dict[str, object], k: int) -> EpochRecord:
+    return EpochRecord(
+        epoch=int(_number(record["epoch"], "epoch", k)),
+        train_loss=_number(record["train_loss"], "train_loss", k),
+        val_loss=_optional(record["val_loss"], "val_loss", k),
+        val_acc=_optional(record["val_acc"], "val_acc", k),
+        lr=_number(record["lr"], "lr", k), seconds=_number(record["seconds"], "seconds", k))
+
+
+def _number(value: object, column: str, k: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"not a History: record {k} has {column} = {value!r}, not a number")
-    return int(value) if column == "epoch" else float(value)
+        raise InvalidValueError(f"not a History: record {k} has {column} = {value!r}, "
+                                "not a number")
+    return float(value)
+
+
+def _optional(value: object, column: str, k: int) -> float | None:
+    return None if value is None else _number(value, column, k)
+
+
+def _best_epoch(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError(f"not a History: best_epoch = {value!r}, not an int")
+    return value
+
+
+def _known_stop_kind(value: object) -> StopKind:
+    try:
+        return StopKind(value)
+    except ValueError:
+        raise InvalidValueError(f"not a History: stop_kind {value!r} is not one of "
+                                f"{[k.value for k in StopKind]}") from None
+
+
+def _stop_kind(data: dict[str, Any], history: History) -> StopKind:
+    """The stop kind of a version-1 file, from its figures: it had an ``interrupted`` flag,
+    and told an early stop from a non-finite loss only in its sentence."""
+    if data.get("interrupted"):
+        return StopKind.INTERRUPTED
+    if history.stop_reason == StopKind.COMPLETED.value:  # version 1's token for a full run
+        return StopKind.COMPLETED
+    if not all(math.isfinite(v) for v in history.monitored + history.train_loss):
+        return StopKind.NON_FINITE
+    patience, best = history.settings.get("patience"), history.best_epoch
+    if patience is not None and best is not None and len(history) - best >= patience:
+        return StopKind.EARLY_STOP
+    return StopKind.NON_FINITE  # version 1 recorded no epoch for a non-finite training loss

@@ -9,7 +9,9 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from nnfoundations import build_model, fit, train_one_step, updates_per_epoch
-from nnfoundations.training.loop import _Batches, make_optimizer
+from nnfoundations.history import StopKind
+from nnfoundations.training.batches import Batches
+from nnfoundations.training.optimizers import make_optimizer
 from nnfoundations.training.step import evaluate
 
 
@@ -34,7 +36,7 @@ def test_updates_per_epoch_gives_the_seed_numbers():
 
 def test_batches_equal_dataloaders_from_the_same_generator():
     X, y = torch.randn(1303, 3), torch.arange(1303)  # several gathers of 64 batches
-    ours = _Batches((X, y), 10, torch.device("cpu"))
+    ours = Batches((X, y), 10, torch.device("cpu"))
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     loader = DataLoader(TensorDataset(X, y), batch_size=10, shuffle=True, generator=g2)
     for _ in range(3):  # epochs
@@ -105,6 +107,7 @@ def test_early_stopping_restores_the_best_weights(digits):
     history = fit(model, train, val, epochs=60, batch_size=16, lr=3e-3, patience=4, seed=0,
                   progress=False)
     assert len(history) < 60 and history.stop_reason.startswith("early stop")
+    assert history.stop_kind is StopKind.EARLY_STOP
     assert len(history) - history.best_epoch == 4
     loss, _ = evaluate(model, *val, nn.CrossEntropyLoss())
     assert loss == pytest.approx(history.val_loss[history.best_epoch - 1], rel=1e-6)
@@ -129,6 +132,7 @@ def test_nan_in_the_data_stops_at_once_with_epoch_and_step(digits):
                   seed=0, progress=False)
     assert len(history) == 0 and history.best_epoch is None
     assert history.stop_reason.startswith("non-finite loss (nan) at epoch 1, step 1")
+    assert history.stop_kind is StopKind.NON_FINITE
 
 
 def on_call(n, action):
@@ -161,6 +165,7 @@ def test_nan_loss_later_stops_and_restores_the_best_weights(digits):
     history = fit(model, train, val, epochs=5, loss_fn=loss_fn, seed=0, progress=False)
     assert len(history) == 2 and history.best_epoch == 2
     assert history.stop_reason.startswith("non-finite loss (nan) at epoch 3, step 2")
+    assert history.stop_kind is StopKind.NON_FINITE
     loss, _ = evaluate(model, *val, nn.CrossEntropyLoss())
     assert loss == pytest.approx(history.val_loss[1], rel=1e-6)
 
@@ -169,7 +174,7 @@ def test_exploding_learning_rate_stops_on_a_non_finite_loss(digits):
     train, val = small(digits)
     history = fit(build_model(64, [64], 10), train, val, epochs=3, lr=1e4, optimizer="sgd",
                   seed=0, progress=False)
-    assert history.stop_reason.startswith("non-finite")
+    assert history.stop_reason.startswith("non-finite") and history.stop_kind is StopKind.NON_FINITE
 
 
 def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digits, tmp_path):
@@ -190,12 +195,13 @@ def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digi
     m = model()
     cut = fit(m, train, val, epochs=5, seed=4, loss_fn=interrupting, checkpoint=ckpt,
               progress=False)
-    assert cut.interrupted and len(cut) == 2 and "after step 3" in cut.stop_reason
+    assert cut.stop_kind is StopKind.INTERRUPTED and len(cut) == 2
+    assert "after step 3" in cut.stop_reason
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     resumed = fit(model(), train, val, epochs=5, seed=4, checkpoint=ckpt, resume=ckpt,
                   progress=False)
     assert without_seconds(resumed) == without_seconds(whole)
-    assert resumed.best_epoch == whole.best_epoch and not resumed.interrupted
+    assert resumed.best_epoch == whole.best_epoch and resumed.stop_kind is StopKind.COMPLETED
 
 
 def test_resume_refuses_other_settings(digits, tmp_path):

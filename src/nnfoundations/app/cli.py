@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_text
 from nnfoundations.app.runs import TrainConfig, evaluate_run, predict_run, train_run
 from nnfoundations.autodiff.engine import Value
@@ -89,7 +90,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _existing(path: str) -> str:
     if not Path(path).is_file():
-        raise ValueError(f"no such file: {path}")
+        raise InvalidValueError(f"no such file: {path}")
     return path
 
 
@@ -105,8 +106,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         graph = network(**values)
         wrt_name = args.wrt or "w21"
         if wrt_name not in graph.nodes or wrt_name == "L":
-            raise ValueError(f"--wrt {wrt_name!r} is not a node of the network; "
-                             f"choose one of {[n for n in graph.nodes if n != 'L']}")
+            raise InvalidValueError(f"--wrt {wrt_name!r} is not a node of the network; "
+                                    f"choose one of {[n for n in graph.nodes if n != 'L']}")
         output, wrt = graph.output, graph.nodes[wrt_name]
     else:
         output, wrt = _expression(args.what, args.at, args.wrt)
@@ -119,23 +120,25 @@ def _expression(text: str, at: list[str], wrt: str | None) -> tuple[Value, Value
     output, leaves = parse_expression(text, values)
     if wrt is None:
         if len(leaves) != 1:
-            raise ValueError(f"say which variable to differentiate: --wrt, one of {list(leaves)}")
+            raise InvalidValueError(
+                f"say which variable to differentiate: --wrt, one of {list(leaves)}")
         wrt = next(iter(leaves))
     if wrt not in leaves:
-        raise ValueError(f"--wrt {wrt!r} is not a variable given with --at; have {list(leaves)}")
+        raise InvalidValueError(
+            f"--wrt {wrt!r} is not a variable given with --at; have {list(leaves)}")
     return output, leaves[wrt]
 
 
 def _assignment(item: str) -> tuple[str, float]:
     name, sep, number = item.partition("=")
     if not sep or not name.strip().isidentifier():
-        raise ValueError(f"--at takes NAME=NUMBER, got {item!r}")
+        raise InvalidValueError(f"--at takes NAME=NUMBER, got {item!r}")
     try:
         value = float(number)
     except ValueError:
-        raise ValueError(f"--at {name.strip()}: {number!r} is not a number") from None
+        raise InvalidValueError(f"--at {name.strip()}: {number!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"--at {name.strip()}: the value must be finite, got {number!r}")
+        raise InvalidValueError(f"--at {name.strip()}: the value must be finite, got {number!r}")
     return name.strip(), value
 
 

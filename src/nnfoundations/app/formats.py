@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits as _sklearn_digits
 
+from nnfoundations._errors import InvalidValueError
+
 #: IDX element types: code -> (NumPy big-endian dtype, scale to [0, 1] for images).
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -55,7 +57,8 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
         return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])])
     path = Path(source)
     if not path.is_file():
-        raise ValueError(f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
+        raise InvalidValueError(
+            f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
     name = path.name.lower()
     if name.endswith(".csv"):
         table = _read_csv(path, label, need_labels)
@@ -64,7 +67,7 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
     else:
         table = _read_idx_pair(path, labels, need_labels)
     if len(table.X) == 0:
-        raise ValueError(f"{source} holds no examples")
+        raise InvalidValueError(f"{source} holds no examples")
     return table
 
 
@@ -73,14 +76,14 @@ def _read_csv(path: Path, label: str | None, need_labels: bool) -> Table:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [row for row in csv.reader(f) if row]
     except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+        raise InvalidValueError(f"{path} is not a readable CSV file: {err}") from None
     if not rows:
-        raise ValueError(f"{path} is empty: a CSV needs a header and at least one row")
+        raise InvalidValueError(f"{path} is empty: a CSV needs a header and at least one row")
     header, body = [h.strip() for h in rows[0]], rows[1:]
     for k, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise ValueError(f"{path} line {k}: {len(row)} cells, but the header has "
-                             f"{len(header)} columns")
+            raise InvalidValueError(f"{path} line {k}: {len(row)} cells, but the header has "
+                                    f"{len(header)} columns")
     column = _label_column(path, header, label, need_labels)
     features = [j for j in range(len(header)) if j != column]
     X = _numbers(path, body, features, header)
@@ -92,8 +95,8 @@ def _label_column(path: Path, header: list[str], label: str | None,
                   need_labels: bool) -> int | None:
     if label is not None:
         if label not in header:
-            raise ValueError(f"{path}: the label column '{label}' is not there; columns are "
-                             f"{header[:8]}{' ...' if len(header) > 8 else ''}")
+            raise InvalidValueError(f"{path}: the label column '{label}' is not there; columns are "
+                                    f"{header[:8]}{' ...' if len(header) > 8 else ''}")
         return header.index(label)
     if "label" in header:
         return header.index("label")
@@ -109,8 +112,8 @@ def _numbers(path: Path, body: list[list[str]], columns: list[int],
             try:
                 X[i, jj] = float(row[j])
             except ValueError:
-                raise ValueError(f"{path} line {i + 2}, column '{header[j]}': {row[j]!r} is "
-                                 "not a number") from None
+                raise InvalidValueError(f"{path} line {i + 2}, column '{header[j]}': {row[j]!r} is "
+                                        "not a number") from None
     _finite(path, X, lambda i, j: f"line {i + 2}, column '{header[columns[j]]}'")
     return X
 
@@ -119,8 +122,8 @@ def _finite(path: Path, X: np.ndarray, where: Callable[[int, int], str]) -> None
     bad = np.argwhere(~np.isfinite(X))
     if len(bad):
         i, j = bad[0]
-        raise ValueError(f"{path} {where(i, j)}: {X[i, j]} is not a finite number "
-                         "(NaN and inf are refused)")
+        raise InvalidValueError(f"{path} {where(i, j)}: {X[i, j]} is not a finite number "
+                                "(NaN and inf are refused)")
 
 
 def _labels(raw: np.ndarray) -> np.ndarray:
@@ -139,22 +142,23 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path} is not a readable .npz file: {err}") from None
+        raise InvalidValueError(f"{path} is not a readable .npz file: {err}") from None
     if "X" not in arrays or (need_labels and "y" not in arrays):
         wanted = "'X' and 'y'" if need_labels else "'X'"
-        raise ValueError(f"{path} must hold arrays {wanted}; it "
-                         f"holds {sorted(arrays)}")
+        raise InvalidValueError(f"{path} must hold arrays {wanted}; it "
+                                f"holds {sorted(arrays)}")
     X = arrays["X"]
     if X.ndim < 2 or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{path}: X must be a numeric array of shape (n, ...), got "
-                         f"{X.dtype} {X.shape}")
+        raise InvalidValueError(f"{path}: X must be a numeric array of shape (n, ...), got "
+                                f"{X.dtype} {X.shape}")
     X = X.reshape(len(X), -1).astype(np.float64)
     _finite(path, X, lambda i, j: f"X row {i}, feature {j}")
     y = arrays.get("y")
     if y is not None:
         if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"{path}: y must be one label per row of X: X has {len(X)} rows, "
-                             f"y has shape {y.shape}")
+            raise InvalidValueError(
+                f"{path}: y must be one label per row of X: X has {len(X)} rows, "
+                f"y has shape {y.shape}")
         y = _labels(y.astype(str)) if y.dtype.kind in "US" else _labels(y)
     return Table(X, y, [f"x{j}" for j in range(X.shape[1])])
 
@@ -166,17 +170,17 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable file: {err}") from None
+        raise InvalidValueError(f"{path} is not a readable file: {err}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path} is neither .csv, .npz nor an IDX file (bad magic number)")
+        raise InvalidValueError(f"{path} is neither .csv, .npz nor an IDX file (bad magic number)")
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim)]
     dtype = np.dtype(_IDX_TYPES[data[2]])
     body = data[4 + 4 * ndim :]
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(body) != expected:
-        raise ValueError(f"{path}: the header promises {dims} values ({expected} bytes) but "
-                         f"{len(body)} bytes follow: the file is truncated or corrupt")
+        raise InvalidValueError(f"{path}: the header promises {dims} values ({expected} bytes) but "
+                                f"{len(body)} bytes follow: the file is truncated or corrupt")
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
@@ -190,7 +194,7 @@ def labels_beside(images: Path) -> list[Path]:
 def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     images = read_idx(path)
     if images.ndim < 2:
-        raise ValueError(f"{path} holds {images.ndim}-d data, not images (n, rows, cols)")
+        raise InvalidValueError(f"{path} holds {images.ndim}-d data, not images (n, rows, cols)")
     X = images.reshape(len(images), -1).astype(np.float64)
     if images.dtype == np.uint8:
         X /= 255.0  # pixels to [0, 1]
@@ -198,10 +202,11 @@ def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:
         if need_labels:
-            raise ValueError(f"no labels file for {path}: looked for "
-                             f"{', '.join(str(p) for p in candidates)}; give one with --labels")
+            looked = ", ".join(str(p) for p in candidates)
+            raise InvalidValueError(f"no labels file for {path}: looked for {looked}; give one "
+                                    "with --labels")
         return Table(X, None, [f"pixel_{j}" for j in range(X.shape[1])])
     y = read_idx(found)
     if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"{found} holds {len(y)} labels but {path} holds {len(X)} images")
+        raise InvalidValueError(f"{found} holds {len(y)} labels but {path} holds {len(X)} images")
     return Table(X, _labels(y), [f"pixel_{j}" for j in range(X.shape[1])])

@@ -9,6 +9,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from nnfoundations import _checks
+from nnfoundations._errors import InvalidValueError
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def split_data(
     val_fraction = _checks.fraction("val_fraction", val_fraction, low_open=True)
     test_fraction = _checks.fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
     idx = np.arange(len(y))
@@ -131,5 +132,5 @@ def index_labels(raw: np.ndarray, classes: list) -> np.ndarray:
     try:
         return np.array([lookup[v] for v in raw.tolist()], dtype=np.int64)
     except KeyError as err:
-        raise ValueError(f"label {err.args[0]!r} is not one of the model's classes "
-                         f"{classes[:10]}{' ...' if len(classes) > 10 else ''}") from None
+        raise InvalidValueError(f"label {err.args[0]!r} is not one of the model's classes "
+                                f"{classes[:10]}{' ...' if len(classes) > 10 else ''}") from None

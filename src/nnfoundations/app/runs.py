@@ -20,15 +20,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations.app.formats import Table, read_data
 from nnfoundations.app.preprocess import Standardizer, encode_labels, index_labels, split_data
 from nnfoundations.diagnosis.curves import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
+from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
 from nnfoundations.training.model import build_model
 from nnfoundations.training.plots import plot_history
-from nnfoundations.training.step import evaluate, per_class_accuracy, predict_proba
+from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
 
@@ -70,10 +72,10 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+        raise InvalidValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; "
-                         "use --device cpu or auto")
+        raise InvalidValueError(f"device {device!r} asked for, but no CUDA GPU is available; "
+                                "use --device cpu or auto")
     return torch.device(device)
 
 
@@ -83,12 +85,13 @@ def train_run(cfg: TrainConfig) -> RunResult:
     device = resolve_device(cfg.device)
     out = Path(cfg.out) if cfg.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if out.exists():
-        raise ValueError(f"{out} already exists; choose another --out")
+        raise InvalidValueError(f"{out} already exists; choose another --out")
     table = read_data(cfg.data, label=cfg.label, labels=cfg.labels)
     y, classes = encode_labels(table.y)
     if len(classes) < 2:
-        raise ValueError(f"{cfg.data} has a single class ({classes[0]!r}); a classifier needs "
-                         "at least two")
+        raise InvalidValueError(
+            f"{cfg.data} has a single class ({classes[0]!r}); a classifier needs "
+            "at least two")
     split = split_data(table.X, y, val_fraction=cfg.val_fraction,
                        test_fraction=cfg.test_fraction, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -171,8 +174,8 @@ class LoadedRun:
         elif table.X.shape[1] == width:
             X = table.X
         else:
-            raise ValueError(f"the data has {table.X.shape[1]} features but the model takes "
-                             f"{width}")
+            raise InvalidValueError(f"the data has {table.X.shape[1]} features but the model takes "
+                                    f"{width}")
         return torch.from_numpy(self.standardizer.transform(X))
 
 
@@ -180,10 +183,10 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     """Read ``model.pt`` of a run directory (data only: ``weights_only=True``)."""
     path = Path(run_dir) / "model.pt"
     if not Path(run_dir).is_dir():
-        raise ValueError(f"no such run directory: {run_dir}")
+        raise InvalidValueError(f"no such run directory: {run_dir}")
     state = safe_load(path)
     if state.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path} is not a model saved by nnf train")
+        raise InvalidValueError(f"{path} is not a model saved by nnf train")
     try:
         model = build_model(**state["architecture"])
         model.load_state_dict(state["state_dict"])
@@ -191,11 +194,11 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         classes, names = list(state["classes"]), list(state["feature_names"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path} does not match its architecture or is damaged ({first})") \
+        raise InvalidValueError(f"{path} does not match its architecture or is damaged ({first})") \
             from None
     if len(standardizer.mean) != len(names) or len(classes) != \
             state["architecture"]["output_size"]:
-        raise ValueError(f"{path} is inconsistent: its preprocessing does not fit its model")
+        raise InvalidValueError(f"{path} is inconsistent: its preprocessing does not fit its model")
     return LoadedRun(model, standardizer, classes, names)
 
 

@@ -16,6 +16,7 @@ import math
 import operator
 from numbers import Real
 
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations._format import fmt
 from nnfoundations.autodiff.render import ADD, ATOM, MUL, POW, UNARY, fill, texts
 
@@ -47,7 +48,8 @@ class Value:
 
     def __init__(self, data: float, label: str = "") -> None:
         if isinstance(data, bool) or not isinstance(data, Real):
-            raise TypeError(f"Value needs a real number, got {data!r} ({type(data).__name__})")
+            raise InvalidTypeError(
+                f"Value needs a real number, got {data!r} ({type(data).__name__})")
         self.serial = next(_serials)  # creation number: operands always come first
         self.data = float(data)
         self.grad = 0.0
@@ -103,20 +105,20 @@ class Value:
     def __truediv__(self, other: Value | float) -> Value:
         other = self._operand(other, "/")
         if other.data == 0:
-            raise ValueError(f"division by zero: {self.describe()} / {other.describe()}, "
-                             "and the divisor is 0")
+            raise InvalidValueError(f"division by zero: {self.describe()} / {other.describe()}, "
+                                    "and the divisor is 0")
         a, b = self.data, other.data
         return self._result(a / b, "/", (self, other), (1 / b, -a / b**2), "{a}/{b}", MUL,
                             ("1/{b}", "−{a}/{b}^2"))
 
     def __pow__(self, exponent: float) -> Value:
         if isinstance(exponent, Value | bool) or not isinstance(exponent, Real):
-            raise TypeError(f"the exponent of {self.describe()} must be a plain number, "
-                            f"got {exponent!r} ({type(exponent).__name__})")
+            raise InvalidTypeError(f"the exponent of {self.describe()} must be a plain number, "
+                                   f"got {exponent!r} ({type(exponent).__name__})")
         n, a = float(exponent), self.data
         if (a == 0 and n < 1 and n != 0) or (a < 0 and not n.is_integer()):
-            raise ValueError(f"{self.describe()} = {fmt(a)} cannot be raised to {fmt(n)} "
-                             "with a finite real derivative")
+            raise InvalidValueError(f"{self.describe()} = {fmt(a)} cannot be raised to {fmt(n)} "
+                                    "with a finite real derivative")
         power = f"^{fmt(n - 1)}" if n - 1 != 1 else ""
         return self._result(a**n, "**", (self,), (n * a ** (n - 1),), "{a}^" + fmt(n), POW,
                             (f"{fmt(n)}·{{a}}{power}",))
@@ -150,15 +152,15 @@ class Value:
         try:
             e = math.exp(self.data)
         except OverflowError:
-            raise ValueError(f"exp({self.describe()}) overflows: {self.describe()} = "
-                             f"{fmt(self.data)} is too large") from None
+            raise InvalidValueError(f"exp({self.describe()}) overflows: {self.describe()} = "
+                                    f"{fmt(self.data)} is too large") from None
         return self._result(e, "exp", (self,), (e,), "exp({a})", ATOM, ("exp({a})",))
 
     def log(self) -> Value:
         """Natural logarithm, for x > 0; ``d log(x)/dx = 1/x``."""
         if self.data <= 0:
-            raise ValueError(f"log of a non-positive number: {self.describe()} = "
-                             f"{fmt(self.data)}")
+            raise InvalidValueError(f"log of a non-positive number: {self.describe()} = "
+                                    f"{fmt(self.data)}")
         return self._result(math.log(self.data), "log", (self,), (1 / self.data,),
                             "log({a})", ATOM, ("1/{a}",))
 
@@ -180,8 +182,8 @@ class Value:
         if isinstance(other, Value):
             return other
         if isinstance(other, bool) or not isinstance(other, Real):
-            raise TypeError(f"cannot apply '{op}' to {self.describe()} and {other!r} "
-                            f"({type(other).__name__}): operands must be numbers or Values")
+            raise InvalidTypeError(f"cannot apply '{op}' to {self.describe()} and {other!r} "
+                                   f"({type(other).__name__}): operands must be numbers or Values")
         return Value(float(other))
 
     # -- the backward pass ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nnfoundations._errors import InvalidTypeError
 from nnfoundations._format import fmt
 from nnfoundations.autodiff.engine import Value
 from nnfoundations.autodiff.render import ATOM, UNARY, fill, texts
@@ -163,7 +164,7 @@ def explain(output: Value, wrt: Value) -> Explanation:
     """
     for name, node in (("output", output), ("wrt", wrt)):
         if not isinstance(node, Value):
-            raise TypeError(f"{name} must be a Value, got {type(node).__name__}")
+            raise InvalidTypeError(f"{name} must be a Value, got {type(node).__name__}")
     order = output.topological_order()
     output.backward()
     reaches = _reaching(order, wrt)

@@ -14,6 +14,7 @@ import ast
 import math
 from collections.abc import Callable, Mapping
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 
 FUNCTIONS: dict[str, Callable[[Value], Value]] = {
@@ -23,7 +24,7 @@ FUNCTIONS: dict[str, Callable[[Value], Value]] = {
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
-class ExpressionError(ValueError):
+class ExpressionError(InvalidValueError):
     """A syntax error or refused construct; the message gives the column (1-based)."""
 
 
@@ -121,7 +122,7 @@ def _numbers(op: str, a: float, b: float) -> float:
     result = {"+": a + b, "-": a - b, "*": a * b}[op] if op in "+-*" else \
         (a / b if op == "/" else a**b)
     if not isinstance(result, float) or not math.isfinite(result):
-        raise ValueError(f"{a} {op} {b} is not a finite real number")
+        raise InvalidValueError(f"{a} {op} {b} is not a finite real number")
     return result
 
 

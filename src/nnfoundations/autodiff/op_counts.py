@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nnfoundations import _checks
+from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 
 
@@ -46,7 +47,7 @@ def value_mlp(sizes: Sequence[int], seed: int = 0) -> tuple[Value, list[Value]]:
     """
     sizes = [_checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     if len(sizes) < 2:
-        raise ValueError(f"sizes needs an input and an output size, got {sizes}")
+        raise InvalidValueError(f"sizes needs an input and an output size, got {sizes}")
     rng = random.Random(seed)
     layer = [Value(rng.uniform(-1, 1), f"x{j + 1}") for j in range(sizes[0])]
     weights: list[Value] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 
 #: The seed's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
@@ -54,7 +55,8 @@ def network(**values: float) -> Graph:
     """
     unknown = sorted(set(values) - set(NETWORK_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown network values {unknown}; allowed: {list(NETWORK_DEFAULTS)}")
+        raise InvalidValueError(
+            f"unknown network values {unknown}; allowed: {list(NETWORK_DEFAULTS)}")
     n = {k: Value(values.get(k, v), k) for k, v in NETWORK_DEFAULTS.items()}
     n["z1"] = (n["w11"] * n["x1"] + n["w12"] * n["x2"]).named("z1")
     n["z2"] = (n["w21"] * n["x1"] + n["w22"] * n["x2"]).named("z2")

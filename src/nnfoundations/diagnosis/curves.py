@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from nnfoundations.history import History
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations.history import History, LossKind, StopKind
 
 VERDICTS = ("underfitting", "overfitting", "good_fit", "not_converged", "diverged")
 
@@ -94,12 +95,12 @@ def diagnose(history: History) -> Diagnosis:
         ('overfitting', 3)
     """
     if not isinstance(history, History):
-        raise TypeError(f"diagnose needs a History, got {type(history).__name__}")
-    if "non-finite" in history.stop_reason or not all(_finite(history)):
+        raise InvalidTypeError(f"diagnose needs a History, got {type(history).__name__}")
+    if history.stop_kind == StopKind.NON_FINITE or not all(_finite(history)):
         return _diverged(history, f"training stopped on a non-finite loss: "
                                   f"{history.stop_reason}")
     if not history.records:
-        raise ValueError("the History has no epochs to diagnose")
+        raise InvalidValueError("the History has no epochs to diagnose")
     train = history.train_loss
     if train[-1] > DIVERGE_FACTOR * train[0]:
         return _diverged(history, f"the training loss grew from {train[0]:.4f} (epoch 1) to "
@@ -109,13 +110,23 @@ def diagnose(history: History) -> Diagnosis:
 
 
 def _finite(history: History) -> list[bool]:
-    return [math.isfinite(v) for r in history.records for k, v in r.items()
-            if v is not None and k in ("train_loss", "val_loss")]
+    return [math.isfinite(v) for v in history.train_loss + history.val_loss if v is not None]
 
 
 def _diverged(history: History, reason: str) -> Diagnosis:
     return Diagnosis("diverged", history.best_epoch, history.best_epoch,
                      [reason, "lower the learning rate (by 10x), or check the data"])
+
+
+def _chance_level(history: History) -> tuple[float, str]:
+    """The loss of a uniform guess (log K) for cross-entropy over K classes, else the first
+    epoch's training loss, which is where a run starts from: the yardstick of "high"."""
+    outputs = history.settings.get("n_outputs")
+    kind = history.settings.get("loss_kind", LossKind.CROSS_ENTROPY)
+    if kind == LossKind.CROSS_ENTROPY and isinstance(outputs, int) and outputs > 1:
+        return math.log(outputs), f"chance level log({outputs}) = {math.log(outputs):.3f}"
+    first = history.train_loss[0]
+    return first, f"the first epoch's loss {first:.3f}"
 
 
 class _Curves:
@@ -124,18 +135,14 @@ class _Curves:
     def __init__(self, history: History) -> None:
         self.train = history.train_loss
         self.has_val = history.monitor == "val_loss"
-        self.loss = history.val_loss if self.has_val else self.train
+        self.loss = history.monitored
         self.name = "validation loss" if self.has_val else "training loss"
         self.best = min(range(len(self.loss)), key=self.loss.__getitem__)
         self.recent = max(3, round(RECENT_SHARE * len(self.loss)))
-        outputs = history.settings.get("n_outputs")
-        ce = "CrossEntropy" in str(history.settings.get("loss_fn", "CrossEntropyLoss"))
-        self.chance = math.log(outputs) if ce and outputs and outputs > 1 else self.train[0]
-        self.chance_text = (f"chance level log({outputs}) = {self.chance:.3f}"
-                            if self.chance != self.train[0] else
-                            f"the first epoch's loss {self.chance:.3f}")
+        self.chance, self.chance_text = _chance_level(history)
 
     def verdict(self) -> Diagnosis:
+        """The first rule that recognises the curves, else a good fit."""
         for rule in (self._overfitting, self._not_converged, self._underfitting):
             found = rule()
             if found is not None:

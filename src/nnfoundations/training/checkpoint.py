@@ -1,4 +1,5 @@
-"""Files written atomically, and checkpoints read safely (``weights_only=True``)."""
+"""Checkpoints: written atomically, read as data only (``weights_only=True``), and the
+format of a ``fit()`` checkpoint, which resumes a run exactly where it was saved."""
 
 from __future__ import annotations
 
@@ -6,25 +7,81 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn as nn
 
+from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations._files import atomic_write
+from nnfoundations.history import History
+
+FIT_FORMAT = "nnfoundations-fit-1"
+StateDict = dict[str, torch.Tensor]
 
 
-def atomic_save(obj: Any, path: Path) -> None:
+def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` through a temporary file and a rename: a crash leaves the old file."""
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def safe_load(path: Path) -> dict[str, Any]:
+def safe_load(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint as data only (no code runs), with a clear error for a bad file."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no such checkpoint file: {path}")
+        raise InvalidValueError(f"no such checkpoint file: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many kinds for a truncated or foreign file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path} is not a readable checkpoint ({first})") from None
+        raise InvalidValueError(f"{path} is not a readable checkpoint ({first_line(err)})") \
+            from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a checkpoint of this tool (no dictionary inside)")
+        raise InvalidValueError(f"{path} is not a checkpoint of this tool (no dictionary inside)")
     return data
+
+
+def save_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+             generator: torch.Generator, history: History, best: StateDict | None) -> None:
+    """Save everything a run needs to go on: weights, optimizer, History, RNG states."""
+    state = {
+        "format": FIT_FORMAT, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "history": history.to_dict(),
+        "shuffle_rng": generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "best": best or {},
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    atomic_save(state, path)
+
+
+def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+               generator: torch.Generator, settings: dict[str, Any],
+               adopt_seed: bool) -> tuple[History, StateDict | None]:
+    """Restore a :func:`save_fit` checkpoint into the run.
+
+    The settings must match the saved run's, but for the epochs, the device and (when
+    ``adopt_seed``) the seed, which the saved run's replaces.
+
+    Returns:
+        The saved History (its ``epochs`` setting updated) and the best weights so far.
+    """
+    state = safe_load(path)
+    if state.get("format") != FIT_FORMAT:
+        raise InvalidValueError(f"{path} is not a fit() checkpoint (format "
+                                f"{state.get('format')!r})")
+    history = History.from_dict(state["history"])
+    free = ("epochs", "device", "seed") if adopt_seed else ("epochs", "device")
+    changed = sorted(k for k in settings if k not in free
+                     and history.settings.get(k) != settings[k])
+    if changed:
+        raise InvalidValueError(
+            f"cannot resume {path}: settings differ from the saved run: "
+            + ", ".join(f"{k} {history.settings.get(k)!r} -> {settings[k]!r}" for k in changed))
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise InvalidValueError(f"{path} does not fit this model: {first_line(err)}") from None
+    generator.set_state(state["shuffle_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    history.settings["epochs"] = settings["epochs"]
+    return history, state["best"] or None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch.nn as nn
 
 from nnfoundations import _checks
+from nnfoundations._errors import InvalidTypeError
 
 
 def build_model(
@@ -43,7 +44,7 @@ def build_model(
     input_size = _checks.positive_int("input_size", input_size)
     output_size = _checks.positive_int("output_size", output_size)
     if isinstance(hidden_sizes, str | bytes) or not isinstance(hidden_sizes, Sequence):
-        raise TypeError(
+        raise InvalidTypeError(
             f"hidden_sizes must be a sequence of positive ints, got {hidden_sizes!r}"
         )
     sizes = [_checks.positive_int(f"hidden_sizes[{i}]", h) for i, h in enumerate(hidden_sizes)]

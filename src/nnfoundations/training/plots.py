@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_bytes
 from nnfoundations.diagnosis.curves import Diagnosis, diagnose
 from nnfoundations.history import History
@@ -37,7 +38,7 @@ def plot_history(history: History, path: str | Path,
         'curves.png'
     """
     if not history.records:
-        raise ValueError("the History has no epochs to plot")
+        raise InvalidValueError("the History has no epochs to plot")
     diagnosis = diagnosis or diagnose(history)
     has_acc = any(v is not None for v in history.val_acc)
     # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone

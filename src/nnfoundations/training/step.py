@@ -6,12 +6,8 @@ import torch
 import torch.nn as nn
 
 from nnfoundations import _checks
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """Return the device of the model's first parameter (CPU for a model without any)."""
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations.training.inference import chunks, inference, model_device
 
 
 def step(
@@ -69,15 +65,15 @@ def train_one_step(
 
 def _check_eval_inputs(X: torch.Tensor, y: torch.Tensor) -> None:
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(
+        raise InvalidTypeError(
             f"X and y must be torch.Tensors, got {type(X).__name__} and {type(y).__name__}"
         )
     if len(X) == 0:
-        raise ValueError("X is empty: evaluate needs at least one example")
+        raise InvalidValueError("X is empty: evaluate needs at least one example")
     if len(X) != len(y):
-        raise ValueError(f"X and y differ in length: {len(X)} examples but {len(y)} labels")
+        raise InvalidValueError(f"X and y differ in length: {len(X)} examples but {len(y)} labels")
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+        raise InvalidTypeError(f"y must hold integer class labels, got dtype {y.dtype}")
 
 
 def evaluate(
@@ -115,23 +111,16 @@ def evaluate(
         ...                      torch.randint(0, 3, (100,)), nn.CrossEntropyLoss())
     """
     _check_eval_inputs(X, y)
-    chunk = len(X) if batch_size is None else _checks.positive_int("batch_size", batch_size)
+    rows = len(X) if batch_size is None else _checks.positive_int("batch_size", batch_size)
     device = model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            for start in range(0, len(X), chunk):
-                X_chunk = X[start : start + chunk].to(device)
-                y_chunk = y[start : start + chunk].to(device)
-                y_pred = model(X_chunk)
-                _check_labels(y_chunk, y_pred.shape[-1])
-                loss_sum += loss_fn(y_pred, y_chunk).double() * len(y_chunk)
-                correct += (y_pred.argmax(dim=-1) == y_chunk).sum()
-    finally:
-        model.train(was_training)
+    with inference(model):
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for X_chunk, y_chunk in chunks(device, X, y, rows=rows):
+            y_pred = model(X_chunk)
+            _check_labels(y_chunk, y_pred.shape[-1])
+            loss_sum += loss_fn(y_pred, y_chunk).double() * len(y_chunk)
+            correct += (y_pred.argmax(dim=-1) == y_chunk).sum()
     return (loss_sum / len(X)).item(), correct.item() / len(X)
 
 
@@ -139,35 +128,6 @@ def _check_labels(y: torch.Tensor, n_classes: int) -> None:
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= n_classes:
         bad = low if low < 0 else high
-        raise ValueError(
+        raise InvalidValueError(
             f"label {bad} is outside [0, {n_classes}): the model has {n_classes} outputs"
         )
-
-
-def predict_proba(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Class probabilities (softmax of the outputs) for each row of ``X``, on the CPU.
-
-    Runs in eval mode under ``no_grad``, in chunks, and restores the model's mode.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.cat([
-                torch.softmax(model(X[s : s + batch_size].to(model_device(model))), dim=-1).cpu()
-                for s in range(0, len(X), batch_size)
-            ])
-    finally:
-        model.train(was_training)
-
-
-def per_class_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
-                       n_classes: int) -> list[tuple[int, float | None]]:
-    """For each class index: how many examples it has and the share predicted right."""
-    predicted = predict_proba(model, X).argmax(dim=-1)
-    table = []
-    for c in range(n_classes):
-        mask = y.cpu() == c
-        count = int(mask.sum())
-        table.append((count, int((predicted[mask] == c).sum()) / count if count else None))
-    return table

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nnfoundations._format import fmt
+from nnfoundations.history import StopKind
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,14 @@ class StopDecision:
         best_epoch: the 1-based epoch of the best loss so far (None before any).
         improved: True when the newest epoch is the new best.
         reason: a sentence with the figures behind the decision.
+        kind: why training stops (early stop or a non-finite loss); None while it goes on.
     """
 
     stop: bool
     best_epoch: int | None
     improved: bool
     reason: str
+    kind: StopKind | None = None
 
 
 def early_stopping(
@@ -51,7 +54,8 @@ def early_stopping(
     for k, value in enumerate(losses):
         if not math.isfinite(value):
             return StopDecision(True, None if best is None else best + 1, False,
-                                f"non-finite monitored loss ({value}) at epoch {k + 1}")
+                                f"non-finite monitored loss ({value}) at epoch {k + 1}",
+                                StopKind.NON_FINITE)
         if best is None or value < losses[best] - min_delta:
             best = k
     if best is None:
@@ -61,6 +65,6 @@ def early_stopping(
     if patience is not None and wait >= patience:
         return StopDecision(True, best + 1, False,
                             f"early stop: no improvement{by} for {wait} epochs since the best "
-                            f"loss {losses[best]:.4f} at epoch {best + 1}")
+                            f"loss {losses[best]:.4f} at epoch {best + 1}", StopKind.EARLY_STOP)
     return StopDecision(False, best + 1, wait == 0,
                         f"best loss {losses[best]:.4f} at epoch {best + 1}")

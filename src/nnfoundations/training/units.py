@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from nnfoundations.training.step import model_device
+from nnfoundations import _checks
+from nnfoundations._errors import InvalidValueError
+from nnfoundations.training.inference import CHUNK_ROWS, chunks, inference, model_device
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class DeadUnits:
         return self.dead / self.units if self.units else 0.0
 
 
-def dead_units(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> list[DeadUnits]:
+def dead_units(model: nn.Module, X: torch.Tensor,
+               batch_size: int = CHUNK_ROWS) -> list[DeadUnits]:
     """Find, for each ReLU layer, the units whose output is zero for every row of ``X``.
 
     Runs the model in eval mode under ``no_grad`` (its mode is restored), in chunks.
@@ -56,7 +59,8 @@ def dead_units(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> lis
         [('1', 8)]
     """
     if not isinstance(X, torch.Tensor) or X.ndim < 2 or len(X) == 0:
-        raise ValueError("X must be a non-empty tensor of shape (n, input_size)")
+        raise InvalidValueError("X must be a non-empty tensor of shape (n, input_size)")
+    batch_size = _checks.positive_int("batch_size", batch_size)
     relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
     fired: dict[str, torch.Tensor] = {}
 
@@ -67,14 +71,11 @@ def dead_units(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> lis
         return hook
 
     handles = [m.register_forward_hook(record(name)) for name, m in relus.items()]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            for start in range(0, len(X), batch_size):
-                model(X[start : start + batch_size].to(model_device(model)))
+        with inference(model):
+            for (X_chunk,) in chunks(model_device(model), X, rows=batch_size):
+                model(X_chunk)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return [_summary(name, fired[name]) for name in relus if name in fired]

@@ -1,0 +1,48 @@
+"""Optimizers by name, with torch's fused kernels where this torch has one for the device."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+}
+OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
+
+
+def optimizer_name(optimizer: str) -> str:
+    """The lower-case name of a known optimizer; an unknown one is refused."""
+    name = optimizer.lower()
+    if name not in OPTIMIZERS:
+        raise InvalidValueError(f"unknown optimizer {optimizer!r}; choose one of "
+                                f"{list(OPTIMIZERS)}")
+    return name
+
+
+def make_optimizer(optimizer: OptimizerSpec, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Return an optimizer for ``model``.
+
+    A name (``adam``, ``adamw``, ``sgd``) gets torch's fused kernel where this torch has one
+    for the device (else foreach); a callable is called with the parameters; an instance is
+    used as it is.
+    """
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        cls = OPTIMIZERS[optimizer_name(optimizer)]
+        for fast in ({"fused": True}, {"foreach": True}, {}):
+            try:
+                return cls(model.parameters(), lr=lr, **fast)  # type: ignore[call-arg]
+            except (RuntimeError, TypeError, ValueError):  # not for this device or torch
+                continue
+    if callable(optimizer):
+        made = optimizer(model.parameters())
+        if isinstance(made, torch.optim.Optimizer):
+            return made
+    raise InvalidTypeError(f"optimizer must be a name {list(OPTIMIZERS)}, an Optimizer, or a "
+                           f"callable returning one; got {optimizer!r}")
