@@ -162,6 +162,8 @@ class History:
     @classmethod
     def from_json(cls, path: str | Path) -> History:
         """Read a History written by :meth:`to_json`; the round trip is exact."""
+        if not Path(path).is_file():
+            raise InvalidValueError(f"no such file: {path}")
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:

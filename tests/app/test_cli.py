@@ -1,10 +1,12 @@
 """The nnf command line, run in-process and as a real subprocess."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations.app.cli import main
 
 
@@ -56,8 +58,49 @@ def test_explain_network_w11_names_the_inactive_unit(capsys):
 
 
 def test_explain_network_with_changed_values(capsys):
-    _, out, _ = run_cli(capsys, "explain", "network", "--wrt", "w11", "--w12", "0.3")
+    _, out, _ = run_cli(capsys, "explain", "network", "--wrt", "w11", "--at", "w12=0.3")
     assert "ReLU active: z1 = 1.1 > 0" in out  # 0.5·1 + 0.3·2
+    _, out, _ = run_cli(capsys, "explain", "network", "--at", "w11=0.9", "--wrt", "w11")
+    assert "z1 = w11·x1 + w12·x2 = 0.9·1 + (-0.3)·2 = 0.3" in out
+
+
+def test_explain_warmup_takes_its_weight_with_at(capsys):
+    status, out, _ = run_cli(capsys, "explain", "warmup", "--at", "w=2")
+    assert status == 0 and "z = 2·w + 1 = 2·2 + 1 = 5" in out
+    assert out.rstrip().endswith("= 8")  # 2·(5 − 3) · 1 · 2
+
+
+def test_explain_cost_answers_at_once_for_a_real_network(capsys):
+    status, out, _ = run_cli(capsys, "explain", "cost", "--sizes", "784", "128", "10")
+    assert status == 0 and out.splitlines()[1].split()[:6] == [
+        "784", "128", "10", "101632", "203283", "406428"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["explain", "warmup", "--wrt", "q"], r"--wrt 'q' is not a node .* \['w', 'z', 'a'\]"),
+        (["explain", "warmup", "--wrt", "L"], r"--wrt 'L' is not a node"),
+        (["explain", "network", "--wrt", "L"], r"--wrt 'L' is not a node"),
+        (["explain", "warmup", "--at", "x1=1"], r"warmup has no input 'x1'; its inputs are"),
+        (["explain", "network", "--at", "w=1"], r"network has no input 'w'"),
+        (["explain", "warmup", "--sizes", "2", "1"], r"--sizes applies to 'cost' only"),
+        (["explain", "cost", "--wrt", "w"], r"do not apply to 'cost'"),
+        (["explain", "w", "--at", "w=1", "--at", "w=2"], r"--at w is given twice"),
+        (["explain", "cost", "--sizes", "100000000", "100000000", "100000000"],
+         r"beyond a 64-bit integer"),
+    ],
+)
+def test_explain_refuses_what_does_not_apply(capsys, argv, match):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert re.search(match, err), err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == "nnf 0.1.0"
 
 
 def test_explain_expression(capsys):
@@ -83,17 +126,38 @@ def test_explain_errors_are_one_line_with_status_2(capsys):
 
 
 def test_an_internal_error_is_status_1_and_debug_shows_the_traceback(capsys, monkeypatch):
-    import nnfoundations.app.cli as cli
+    import nnfoundations.autodiff.queries as queries
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "cost_table", broken)
+    monkeypatch.setattr(queries, "cost_table", broken)
     status, out, err = run_cli(capsys, "explain", "cost")
     assert status == 1 and "nnf: internal error: RuntimeError: boom" in err
     assert "--debug" in err and "Traceback" not in err
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", "explain", "cost"])
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (TypeError("an argument of ours was wrong"), 1),  # our own bug, not the user's input
+    (ValueError("a ValueError from deep inside"), 1),
+    (InvalidValueError("a value the library refuses"), 2),
+    (InvalidTypeError("a kind the library refuses"), 2),
+    (PermissionError(13, "Permission denied"), 2),  # the boundary with the machine
+    (MemoryError(), 2),
+])
+def test_only_the_librarys_refusals_and_the_boundary_are_user_errors(capsys, monkeypatch,
+                                                                     error, status):
+    import nnfoundations.autodiff.queries as queries
+
+    def raising(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(queries, "cost_table", raising)
+    got, _, err = run_cli(capsys, "explain", "cost")
+    assert got == status and len(err.strip().splitlines()) == 1
+    assert err.startswith("nnf: internal error:" if status == 1 else "nnf: error:")
 
 
 def test_usage_errors_are_one_line(capsys):

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import train_test_split
 
 from nnfoundations.app.formats import load_digits
-from nnfoundations.app.preprocess import Standardizer, split_data
+from nnfoundations.app.preprocess import Standardizer, can_stratify, split_data
 
 
 def test_digits_is_embedded():
@@ -51,3 +52,26 @@ def test_bad_fractions_are_named(kwargs, match):
     X, y = load_digits()
     with pytest.raises(ValueError, match=match):
         split_data(X, y, **kwargs)
+
+
+@pytest.mark.parametrize(("y", "fraction", "expected"), [
+    ([0] * 10 + [1] * 10, 0.2, True),
+    ([0] * 10 + [1], 0.2, False),  # a class of one cannot be in both parts
+    ([0, 0, 1, 1, 2, 2, 3, 3, 4, 4], 0.2, False),  # 2 held out, 5 classes
+    ([0, 0, 1, 1, 2, 2, 3, 3, 4, 4], 0.5, True),
+])
+def test_stratifying_is_decided_from_the_class_counts(y, fraction, expected):
+    assert can_stratify(np.array(y), fraction) is expected
+    kwargs = {"test_size": fraction, "random_state": 0}
+    idx = np.arange(len(y))
+    if expected:  # scikit-learn agrees, both ways
+        train_test_split(idx, stratify=np.array(y), **kwargs)
+    else:
+        with pytest.raises(ValueError):
+            train_test_split(idx, stratify=np.array(y), **kwargs)
+
+
+def test_a_class_too_small_to_stratify_still_splits():
+    X, y = np.zeros((41, 2)), np.array([0] * 20 + [1] * 20 + [2])
+    split = split_data(X, y, seed=0)
+    assert len(split.y_train) + len(split.y_val) + len(split.y_test) == 41

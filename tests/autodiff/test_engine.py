@@ -8,6 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nnfoundations import Value
+from nnfoundations.autodiff.engine import dependents
 
 # Each op works on engine Values and float64 tensors alike; its guard says where it is defined.
 OPS = {
@@ -160,3 +161,13 @@ def test_local_rules_read_as_formulas():
 def test_errors_name_the_node(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_dependents_are_the_nodes_downstream_of_a_leaf():
+    x, y, z = Value(1.0, "x"), Value(2.0, "y"), Value(3.0, "z")
+    xy = x * y
+    out = xy + z
+    order = out.topological_order()
+    assert dependents(order, x) == {id(x), id(xy), id(out)}
+    assert dependents(order, z) == {id(z), id(out)}
+    assert dependents(order, Value(5.0)) == set()  # not in the graph

@@ -46,6 +46,14 @@ def test_seed_1_2_3_gradient_of_w11_is_zero_because_h1_is_inactive():
     assert e.gradient == 0.0
     assert e.notes == ["h1 = ReLU(z1) is inactive: z1 = -0.1 ≤ 0, so ∂h1/∂z1 = 0 and every "
                        "path through h1 contributes 0"]
+    assert [f.inactive for f in e.factors] == [False, False, True, False]  # ∂h1/∂z1 alone
+
+
+def test_an_active_relu_is_noted_but_not_flagged():
+    g = network()
+    e = explain(g.output, g.nodes["w21"])
+    relu = next(f for f in e.factors if f.upper == "h2")
+    assert relu.note.startswith("ReLU active") and not relu.inactive and e.notes == []
 
 
 def test_gradient_equals_backward_for_every_network_node():
@@ -105,7 +113,7 @@ def test_bad_arguments():
 
 
 def test_unknown_network_value_is_named():
-    with pytest.raises(ValueError, match=r"unknown network values \['w33'\]"):
+    with pytest.raises(ValueError, match=r"network has no input 'w33'; its inputs are \['x1'"):
         network(w33=1.0)
 
 

@@ -46,3 +46,20 @@ def test_functions_and_constant_folding():
 def test_refuses_with_the_column(text, match):
     with pytest.raises(ExpressionError, match=match):
         parse_expression(text, {"w": 1.0})
+
+
+def test_each_operator_builds_one_node():
+    out, leaves = parse_expression("w*x", {"w": 2.0, "x": 3.0})
+    assert len(out.topological_order()) == 3 and out.data == 6.0 and out.op == "*"
+    out, _ = parse_expression("w - 2*3 / 4", {"w": 1.0})  # the constants fold to a number
+    assert out.op == "-" and out.parents[1].data == 1.5 and len(out.topological_order()) == 3
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("w + (-8)**0.5", r"column 5: -8.0 \*\* 0.5 is not a finite real number"),
+    ("w + 1/0", r"column 5: float division by zero"),
+    ("w / (w - 1)", r"column 1: division by zero"),
+])
+def test_arithmetic_errors_name_their_column(text, match):
+    with pytest.raises(ExpressionError, match=match):
+        parse_expression(text, {"w": 1.0})

@@ -2,7 +2,8 @@
 
 Results go to stdout, progress and messages to stderr. Exit status: 0 on success, 2 on bad
 input (one line on stderr, no traceback, no file left behind), 1 on an internal error.
-``--debug`` shows the traceback.
+``--debug`` shows the traceback. Each command imports what it needs when it runs, so that
+``nnf --help``, ``nnf explain`` and ``nnf diagnose`` never load torch.
 """
 
 from __future__ import annotations
@@ -10,25 +11,17 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
-from nnfoundations._errors import InvalidValueError
-from nnfoundations._files import atomic_write_text
-from nnfoundations.app.runs import TrainConfig, evaluate_run, predict_run, train_run
-from nnfoundations.autodiff.engine import Value
-from nnfoundations.autodiff.explain import explain
-from nnfoundations.autodiff.expr import parse_expression
-from nnfoundations.autodiff.op_counts import cost_table
-from nnfoundations.autodiff.seed_examples import NETWORK_DEFAULTS, network, warmup
-from nnfoundations.diagnosis.curves import diagnose
-from nnfoundations.history import History
-from nnfoundations.training.plots import plot_history
+from nnfoundations import __version__
+from nnfoundations._errors import InputError, first_line
+from nnfoundations.app.config import TrainConfig
 
-DEFAULT_COST_SIZES = [[2, 2, 1], [4, 8, 1], [16, 16, 1], [64, 32, 4]]
+#: Failures met at the CLI's boundary with the machine, reported like bad input: a path
+#: that cannot be written or read, memory that runs out.
+BOUNDARY_ERRORS = (OSError, MemoryError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from nnfoundations.app.runs import train_run
+
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
     result = train_run(config)
     m = result.metrics
@@ -52,6 +47,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from nnfoundations.app.runs import evaluate_run
+
     metrics = evaluate_run(args.run_dir, args.data, args.label, args.labels)
     print(f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
           f"({metrics['n']} examples)")
@@ -63,6 +60,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from nnfoundations._files import atomic_write_text
+    from nnfoundations.app.runs import predict_run
+
     predictions, proba, classes = predict_run(args.run_dir, args.data, args.label)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -78,68 +78,27 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    print(diagnose(History.from_json(_existing(args.history))))
+    from nnfoundations.diagnosis import diagnose
+    from nnfoundations.history import History
+
+    print(diagnose(History.from_json(args.history)))
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    path = plot_history(History.from_json(_existing(args.history)), args.output)
+    from nnfoundations.history import History
+    from nnfoundations.training.plots import plot_history
+
+    path = plot_history(History.from_json(args.history), args.output)
     print(f"curves written to {path}", file=sys.stderr)
     return 0
 
 
-def _existing(path: str) -> str:
-    if not Path(path).is_file():
-        raise InvalidValueError(f"no such file: {path}")
-    return path
-
-
 def _cmd_explain(args: argparse.Namespace) -> int:
-    if args.what == "cost":
-        print(cost_table(args.sizes or DEFAULT_COST_SIZES))
-        return 0
-    if args.what == "warmup":
-        graph = warmup(args.w)
-        output, wrt = graph.output, graph.nodes[args.wrt or "w"]
-    elif args.what == "network":
-        values = {k: getattr(args, k) for k in NETWORK_DEFAULTS if getattr(args, k) is not None}
-        graph = network(**values)
-        wrt_name = args.wrt or "w21"
-        if wrt_name not in graph.nodes or wrt_name == "L":
-            raise InvalidValueError(f"--wrt {wrt_name!r} is not a node of the network; "
-                                    f"choose one of {[n for n in graph.nodes if n != 'L']}")
-        output, wrt = graph.output, graph.nodes[wrt_name]
-    else:
-        output, wrt = _expression(args.what, args.at, args.wrt)
-    print(explain(output, wrt))
+    from nnfoundations.autodiff.queries import explain_query
+
+    print(explain_query(args.what, wrt=args.wrt, at=args.at, sizes=args.sizes))
     return 0
-
-
-def _expression(text: str, at: list[str], wrt: str | None) -> tuple[Value, Value]:
-    values = dict(_assignment(item) for item in at)
-    output, leaves = parse_expression(text, values)
-    if wrt is None:
-        if len(leaves) != 1:
-            raise InvalidValueError(
-                f"say which variable to differentiate: --wrt, one of {list(leaves)}")
-        wrt = next(iter(leaves))
-    if wrt not in leaves:
-        raise InvalidValueError(
-            f"--wrt {wrt!r} is not a variable given with --at; have {list(leaves)}")
-    return output, leaves[wrt]
-
-
-def _assignment(item: str) -> tuple[str, float]:
-    name, sep, number = item.partition("=")
-    if not sep or not name.strip().isidentifier():
-        raise InvalidValueError(f"--at takes NAME=NUMBER, got {item!r}")
-    try:
-        value = float(number)
-    except ValueError:
-        raise InvalidValueError(f"--at {name.strip()}: {number!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InvalidValueError(f"--at {name.strip()}: the value must be finite, got {number!r}")
-    return name.strip(), value
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -179,14 +138,13 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
         description="Explain a gradient step by step: 'warmup' (seed 1.1), 'network' (1.2), "
         "'cost' (1.3), or any expression such as \"(relu(2*w + 1) - 3)**2\".")
     p.add_argument("what", help="warmup | network | cost | EXPRESSION")
-    p.add_argument("--wrt", help="the variable or node to differentiate against")
+    p.add_argument("--wrt", help="the node or variable to differentiate against (default: w "
+                   "for warmup, w21 for network)")
     p.add_argument("--at", action="append", default=[], metavar="NAME=NUMBER",
-                   help="a variable's value, for an expression (repeatable)")
-    p.add_argument("--w", type=float, default=1.0, help="w for 'warmup' (default 1)")
+                   help="an input's value (repeatable): w for warmup; x1 x2 w11 w12 w21 w22 "
+                   "v1 v2 y for network; each variable of an expression")
     p.add_argument("--sizes", type=int, nargs="+", action="append",
                    help="layer sizes for 'cost' (repeatable)")
-    for name, default in NETWORK_DEFAULTS.items():
-        p.add_argument(f"--{name}", type=float, help=f"for 'network' (default {default})")
     p.set_defaults(run=_cmd_explain)
 
 
@@ -217,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``nnf``."""
     parser = _Parser(prog="nnf", description="nnfoundations: the foundations of neural "
                      "networks, runnable: train, evaluate, predict, diagnose, plot, explain.")
+    parser.add_argument("--version", action="version", version=f"nnf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands)
@@ -229,11 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``nnf`` with ``argv`` (default: the process's arguments) and return its status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
-    except (ValueError, TypeError) as err:
+        status: int = args.run(args)
+        return status
+    except (InputError, *BOUNDARY_ERRORS) as err:
         if args.debug:
             raise
-        print(f"nnf: error: {err}", file=sys.stderr)
+        print(f"nnf: error: {first_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnf: interrupted", file=sys.stderr)
@@ -241,6 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # an internal error: a bug to report
         if args.debug:
             raise
-        print(f"nnf: internal error: {type(err).__name__}: {err} (rerun with --debug for the "
-              "traceback)", file=sys.stderr)
+        print(f"nnf: internal error: {type(err).__name__}: {first_line(err)} (rerun with "
+              "--debug for the traceback)", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,12 +108,21 @@ def _stratified(
 ) -> tuple[np.ndarray, np.ndarray]:
     if fraction == 0:
         return idx, idx[:0]
-    try:
-        return train_test_split(idx, test_size=fraction, random_state=seed, stratify=y[idx])
-    except ValueError as err:  # a class too small to stratify: split without it
-        if "least populated class" not in str(err) and "should be greater" not in str(err):
-            raise
-        return train_test_split(idx, test_size=fraction, random_state=seed)
+    stratify = y[idx] if can_stratify(y[idx], fraction) else None
+    return train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
+
+
+def can_stratify(y: np.ndarray, fraction: float) -> bool:
+    """Whether a stratified split of ``y`` holding out ``fraction`` is possible: every class
+    has two members, and each part has room for one of every class (else the split is plain).
+
+    Example:
+        >>> can_stratify(np.array([0, 0, 1, 1]), 0.5), can_stratify(np.array([0, 0, 1]), 0.5)
+        (True, False)
+    """
+    counts = np.unique(y, return_counts=True)[1]
+    held_out = math.ceil(fraction * len(y))
+    return bool(counts.min() >= 2 and min(held_out, len(y) - held_out) >= len(counts))
 
 
 def encode_labels(raw: np.ndarray) -> tuple[np.ndarray, list]:

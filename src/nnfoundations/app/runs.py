@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nnfoundations._errors import InvalidValueError
+from nnfoundations._errors import InvalidValueError, first_line
+from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, read_data
 from nnfoundations.app.preprocess import Standardizer, encode_labels, index_labels, split_data
 from nnfoundations.diagnosis.curves import Diagnosis, diagnose
@@ -33,28 +34,6 @@ from nnfoundations.training.plots import plot_history
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
-
-
-@dataclass
-class TrainConfig:
-    """Everything ``nnf train`` needs; the defaults reach >= 97% test accuracy on digits."""
-
-    data: str = "digits"
-    label: str | None = None
-    labels: str | None = None
-    hidden: list[int] = field(default_factory=lambda: [256, 128])
-    dropout: float = 0.2
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    patience: int | None = 15
-    seed: int = 0
-    device: str = "auto"
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    out: str | None = None
-    quiet: bool = False
 
 
 @dataclass
@@ -193,7 +172,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         standardizer = Standardizer.from_dict(state["standardizer"])
         classes, names = list(state["classes"]), list(state["feature_names"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         raise InvalidValueError(f"{path} does not match its architecture or is damaged ({first})") \
             from None
     if len(standardizer.mean) != len(names) or len(classes) != \

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+from collections.abc import Sequence
 from numbers import Real
 
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
@@ -238,3 +239,22 @@ class Value:
         """The generic local rule for operand ``i``, e.g. ``∂(a·b)/∂a = b``."""
         expr = self.form.format(a="a", b="b")
         return f"∂({expr})/∂{'ab'[i]} = {self.rules[i].format(a='a', b='b')}"
+
+
+def dependents(order: Sequence[Value], wrt: Value) -> set[int]:
+    """Ids of the nodes of ``order`` that depend on ``wrt``, ``wrt`` included (none when
+    ``wrt`` is not in ``order``); ``order`` must be topological.
+
+    Example:
+        >>> x, y = Value(1.0), Value(2.0)
+        >>> z = x * y + 1
+        >>> len(dependents(z.topological_order(), x))  # x, x·y and x·y + 1
+        3
+    """
+    if not any(n is wrt for n in order):
+        return set()
+    found = {id(wrt)}
+    for node in order:
+        if any(id(p) in found for p in node.parents):
+            found.add(id(node))
+    return found

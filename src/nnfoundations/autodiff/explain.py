@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from nnfoundations._errors import InvalidTypeError
 from nnfoundations._format import fmt
-from nnfoundations.autodiff.engine import Value
+from nnfoundations.autodiff.engine import Value, dependents
 from nnfoundations.autodiff.render import ATOM, UNARY, fill, texts
 
 #: Past this many paths the explanation shows reverse accumulation instead (paths can grow
@@ -41,6 +41,7 @@ class Factor:
     substituted: str
     value: float
     note: str = ""
+    inactive: bool = False  # an inactive ReLU on this step makes the factor 0
 
     def __str__(self) -> str:
         parts = dict.fromkeys([self.formula, self.substituted, fmt(self.value)])
@@ -167,7 +168,7 @@ def explain(output: Value, wrt: Value) -> Explanation:
             raise InvalidTypeError(f"{name} must be a Value, got {type(node).__name__}")
     order = output.topological_order()
     output.backward()
-    reaches = _reaching(order, wrt)
+    reaches = dependents(order, wrt)
     steps = _steps(order, output, wrt, reaches)
     view = _View(order, output)
     expl = Explanation(view.name(output), view.name(wrt),
@@ -181,7 +182,7 @@ def explain(output: Value, wrt: Value) -> Explanation:
         for edges in _edge_paths(output, wrt, reaches):
             factors = tuple(view.fold(seg) for seg in _segments(edges, steps))
             expl.paths.append(Path(factors, math.prod(f.value for f in factors)))
-        expl.notes = list(dict.fromkeys(f.note for f in expl.factors if "inactive" in f.note))
+        expl.notes = list(dict.fromkeys(f.note for f in expl.factors if f.inactive))
     return expl
 
 
@@ -233,11 +234,13 @@ class _View:
         """One factor ``∂upper/∂lower`` from the edges between two steps."""
         kept = [(self.local(n, i, False), self.local(n, i, True)) for n, i in segment]
         kept = [(f, v) for f, v in kept if f != "1"] or [("1", "1")]
-        notes = [self._relu_note(n) for n, _ in segment if n.op == "relu"]
+        relus = [n for n, _ in segment if n.op == "relu"]
         upper, lower = segment[0][0], segment[-1][0].parents[segment[-1][1]]
         return Factor(self.name(upper), self.name(lower), "·".join(_factor(f) for f, _ in kept),
                       "·".join(_factor(v) for _, v in kept),
-                      math.prod(n.local_grads[i] for n, i in segment), "; ".join(notes))
+                      math.prod(n.local_grads[i] for n, i in segment),
+                      "; ".join(self._relu_note(n) for n in relus),
+                      any(not n.local_grads[0] for n in relus))
 
     def _relu_note(self, node: Value) -> str:
         pre, unit = self.name(node.parents[0]), self.name(node)
@@ -253,15 +256,6 @@ def _shorten(lines: list[str]) -> list[str]:
         return lines
     hidden = len(lines) - MAX_LINES
     return [*lines[: MAX_LINES // 2], f"... {hidden} more ...", *lines[-MAX_LINES // 2 :]]
-
-
-def _reaching(order: list[Value], wrt: Value) -> set[int]:
-    """Ids of the nodes that depend on ``wrt`` (``wrt`` included)."""
-    reaches = {id(wrt)}
-    for node in order:
-        if any(id(p) in reaches for p in node.parents):
-            reaches.add(id(node))
-    return reaches if any(n is wrt for n in order) else set()
 
 
 def _steps(order: list[Value], output: Value, wrt: Value, reaches: set[int]) -> set[int]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
@@ -21,7 +23,13 @@ FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     "relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid,
     "exp": Value.exp, "log": Value.log,
 }
-_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+Operand = Value | float
+#: Each allowed binary operator: its symbol and the function that applies it, to Values
+#: (building one node) or to plain numbers alike.
+_BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Operand]]] = {
+    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv), ast.Pow: ("**", operator.pow),
+}
 
 
 class ExpressionError(InvalidValueError):
@@ -54,7 +62,7 @@ def parse_expression(text: str, values: Mapping[str, float]) -> tuple[Value, dic
     if not tree.body:
         raise ExpressionError("column 1: the expression is empty")
     leaves = {k: Value(float(v), k) for k, v in values.items()}
-    scope: dict[str, Value | float] = dict(leaves)
+    scope: dict[str, Operand] = dict(leaves)
     out: Value | float = 0.0
     try:
         for k, statement in enumerate(tree.body):
@@ -66,7 +74,7 @@ def parse_expression(text: str, values: Mapping[str, float]) -> tuple[Value, dic
     return out, leaves
 
 
-def _statement(node: ast.stmt, scope: dict[str, Value | float], last: bool) -> Value | float:
+def _statement(node: ast.stmt, scope: dict[str, Operand], last: bool) -> Operand:
     if isinstance(node, ast.Expr) and last:
         return _walk(node.value, scope)
     if isinstance(node, ast.Assign) and len(node.targets) == 1 \
@@ -78,7 +86,7 @@ def _statement(node: ast.stmt, scope: dict[str, Value | float], last: bool) -> V
     raise _error(node, "only 'name = expression' steps and a final expression are allowed")
 
 
-def _walk(node: ast.expr, scope: dict[str, Value | float]) -> Value | float:
+def _walk(node: ast.expr, scope: dict[str, Operand]) -> Operand:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise _error(node, f"only numbers are allowed, not {node.value!r}")
@@ -99,34 +107,25 @@ def _walk(node: ast.expr, scope: dict[str, Value | float]) -> Value | float:
                  f"+ - * / **, parentheses and {', '.join(FUNCTIONS)}")
 
 
-def _binary(node: ast.BinOp, scope: dict[str, Value | float]) -> Value | float:
-    op = _BINARY.get(type(node.op))
-    if op is None:
+def _binary(node: ast.BinOp, scope: dict[str, Operand]) -> Operand:
+    if type(node.op) not in _BINARY:
         hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
         raise _error(node, f"operator {type(node.op).__name__} is not allowed{hint}")
+    symbol, apply = _BINARY[type(node.op)]
     a, b = _walk(node.left, scope), _walk(node.right, scope)
-    if op == "**" and isinstance(b, Value):
+    if symbol == "**" and isinstance(b, Value):
         raise _error(node.right, "the exponent must be a number, not an expression of variables")
     try:
-        if not isinstance(a, Value) and not isinstance(b, Value):
-            return _numbers(op, a, b)
-        return {"+": a + b, "-": a - b, "*": a * b}[op] if op in "+-*" else \
-            (a / b if op == "/" else a**b)
+        result = apply(a, b)
     except (ValueError, ZeroDivisionError, OverflowError) as err:
         raise _error(node, str(err)) from None
-
-
-def _numbers(op: str, a: float, b: float) -> float:
-    if op == "/" and b == 0:
-        raise ZeroDivisionError("division by zero")
-    result = {"+": a + b, "-": a - b, "*": a * b}[op] if op in "+-*" else \
-        (a / b if op == "/" else a**b)
-    if not isinstance(result, float) or not math.isfinite(result):
-        raise InvalidValueError(f"{a} {op} {b} is not a finite real number")
+    if not isinstance(result, Value) and not (isinstance(result, float)
+                                              and math.isfinite(result)):
+        raise _error(node, f"{a} {symbol} {b} is not a finite real number")
     return result
 
 
-def _call(node: ast.Call, scope: dict[str, Value | float]) -> Value:
+def _call(node: ast.Call, scope: dict[str, Operand]) -> Value:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
         raise _error(node, f"unknown function '{name}'; allowed: {', '.join(FUNCTIONS)}")

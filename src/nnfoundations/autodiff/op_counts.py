@@ -1,7 +1,7 @@
-"""Section 1.3: why backpropagation is cheap, counted by the engine on a real graph.
+"""Section 1.3: why backpropagation is cheap, in operation counts.
 
-For an MLP built from :class:`Value` nodes (ReLU hidden layers, a linear output, squared
-error, no biases as in the seed's 1.2), we count elementary operations:
+For an MLP as the seed's 1.2 draws it (ReLU hidden layers, a linear output, squared error,
+no biases) built from :class:`Value` nodes, we count elementary operations:
 
 * **forward**: one per computed node of the graph;
 * **backward**: one multiply-accumulate per edge (``parent.grad += local · node.grad``), which
@@ -9,6 +9,10 @@ error, no biases as in the seed's 1.2), we count elementary operations:
 * **independent chains**: for each weight on its own, the reverse sweep over just the part of
   the graph between the loss and that weight, sharing nothing between weights;
 * **finite differences**: one extra forward pass per weight (forward differences).
+
+:func:`count_cost` computes the four counts by formula from the layer sizes, in
+microseconds for any size; :func:`count_by_graph` counts them on the built graph, for small
+networks, and is the formulas' test oracle: the two agree exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
-from nnfoundations.autodiff.engine import Value
+from nnfoundations.autodiff.engine import Value, dependents
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,7 @@ def value_mlp(sizes: Sequence[int], seed: int = 0) -> tuple[Value, list[Value]]:
     Returns:
         The loss node and the weight leaves.
     """
-    sizes = [_checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
-    if len(sizes) < 2:
-        raise InvalidValueError(f"sizes needs an input and an output size, got {sizes}")
+    sizes = _sizes(sizes)
     rng = random.Random(seed)
     layer = [Value(rng.uniform(-1, 1), f"x{j + 1}") for j in range(sizes[0])]
     weights: list[Value] = []
@@ -67,11 +69,12 @@ def value_mlp(sizes: Sequence[int], seed: int = 0) -> tuple[Value, list[Value]]:
     return loss, weights
 
 
-def count_cost(sizes: Sequence[int], seed: int = 0) -> Cost:
-    """Count the operations of the four ways to get every weight's gradient.
+def count_by_graph(sizes: Sequence[int], seed: int = 0) -> Cost:
+    """Count the four operation counts on the graph :func:`value_mlp` builds (small sizes:
+    the graph has one node per operation, and the chains cost a sweep per weight).
 
     Example:
-        >>> c = count_cost([2, 2, 1]); (c.weights, c.forward, c.backward)
+        >>> c = count_by_graph([2, 2, 1]); (c.weights, c.forward, c.backward)
         (6, 13, 23)
     """
     loss, weights = value_mlp(sizes, seed)
@@ -85,14 +88,76 @@ def count_cost(sizes: Sequence[int], seed: int = 0) -> Cost:
 
 def _edges_between(order: list[Value], wrt: Value) -> int:
     """Edges on some path from the loss down to ``wrt``: one weight's own reverse sweep."""
-    reaches = {id(wrt)}
-    edges = 0
-    for node in order:
-        hits = sum(1 for p in node.parents if id(p) in reaches)
-        if hits:
-            reaches.add(id(node))
-            edges += hits
-    return edges
+    depends = dependents(order, wrt)
+    return sum(1 for n in order if id(n) in depends for p in n.parents if id(p) in depends)
+
+
+def count_cost(sizes: Sequence[int]) -> Cost:
+    """The four operation counts of :func:`value_mlp`'s network, by formula.
+
+    Layer ``l`` maps ``m`` inputs to ``n`` units, each unit one product per input and
+    ``m − 1`` additions (and a ReLU when hidden); the loss adds a subtraction and a square
+    per output and sums them. Backpropagation visits each edge of that graph once. One
+    weight's own chain visits only the edges of the nodes that depend on it: its unit's
+    remaining additions, and everything after that unit.
+
+    Raises:
+        InvalidValueError: fewer than two sizes, or counts beyond a 64-bit integer.
+
+    Example:
+        >>> c = count_cost([784, 128, 10]); (c.weights, c.backward)
+        (101632, 406428)
+    """
+    n = _sizes(sizes)
+    hidden = [1] * (len(n) - 2) + [0]  # a ReLU after each layer but the last
+    layers = list(zip(n[:-1], n[1:], hidden, strict=True))
+    forward = sum(o * (2 * i - 1 + r) for i, o, r in layers) + 3 * n[-1] - 1
+    backward = sum(o * (4 * i - 2 + r) for i, o, r in layers) + 5 * n[-1] - 2
+    full = _full_sweeps(layers, loss=4 * n[-1] - 2)
+    independent = 0
+    for k, (i, o, r) in enumerate(layers):
+        independent += o * (i * (1 + r) + _chain(i))  # within the weight's own unit
+        if k + 1 < len(layers):
+            i2, o2, r2 = layers[k + 1]
+            independent += i * (o2 * (i2 * (1 + r2) + _chain(i2)) + o * full[k + 2])
+        else:
+            independent += i * (2 * o + _chain(o))  # its output's square and the sum
+    weights = sum(i * o for i, o, _ in layers)
+    cost = Cost(tuple(n), weights, forward, backward, independent, forward * (weights + 1))
+    _fits_int64(cost)
+    return cost
+
+
+def _chain(m: int) -> int:
+    """Edges of the additions ``t_k = t_(k−1) + p_k`` that depend on one of ``m`` terms,
+    summed over the terms: term 0 and 1 reach all ``m − 1`` additions, term ``j`` ``m − j``.
+    """
+    return (m - 1) + m * (m - 1) // 2
+
+
+def _full_sweeps(layers: list[tuple[int, int, int]], loss: int) -> list[int]:
+    """For each layer index ``l``, the edges from layer ``l`` on, the loss's ``loss``
+    included, when every input of layer ``l`` depends on the weight (each unit: a product per
+    input, two per addition, one ReLU)."""
+    sweeps = [0] * len(layers) + [loss]
+    for k in reversed(range(len(layers))):
+        i, o, r = layers[k]
+        sweeps[k] = sweeps[k + 1] + o * (3 * i - 2 + r)
+    return sweeps
+
+
+def _sizes(sizes: Sequence[int]) -> list[int]:
+    n = [_checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+    if len(n) < 2:
+        raise InvalidValueError(f"sizes needs an input and an output size, got {n}")
+    return n
+
+
+def _fits_int64(cost: Cost) -> None:
+    biggest = max(cost.forward, cost.backward, cost.independent, cost.finite_differences)
+    if biggest >= 2**63:
+        raise InvalidValueError(f"sizes {list(cost.sizes)} give counts up to {biggest:.3e}, "
+                                "beyond a 64-bit integer (2^63); choose smaller layers")
 
 
 def cost_table(all_sizes: Sequence[Sequence[int]]) -> str:

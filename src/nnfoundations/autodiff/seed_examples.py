@@ -1,16 +1,19 @@
 """The seed's worked examples of section 1, built as graphs of :class:`Value`.
 
-The ``ŷ`` label is the only non-ASCII name; the functions take plain keyword values so the CLI
-can map flags onto them.
+The ``ŷ`` label is the only non-ASCII name; every input is a plain keyword value, so that a
+caller can set any of them by name (``nnf explain network --at w11=0.9``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 
+#: The seed's 1.1 value of the warm-up's weight.
+WARMUP_DEFAULTS: dict[str, float] = {"w": 1.0}
 #: The seed's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
 NETWORK_DEFAULTS: dict[str, float] = {
     "x1": 1.0, "x2": 2.0, "w11": 0.5, "w12": -0.3, "w21": 0.2, "w22": 0.8,
@@ -25,8 +28,23 @@ class Graph:
     output: Value
     nodes: dict[str, Value]
 
+    def node(self, name: str) -> Value:
+        """The node called ``name``, to differentiate the output against.
 
-def warmup(w: float = 1.0) -> Graph:
+        Raises:
+            InvalidValueError: no such node, or the output itself; the message lists the
+                nodes there are.
+        """
+        node = self.nodes.get(name)
+        if node is None or node is self.output:
+            choices = [k for k, v in self.nodes.items() if v is not self.output]
+            raise InvalidValueError(f"--wrt {name!r} is not a node to differentiate "
+                                    f"{self.output.label or 'the output'} against; choose one "
+                                    f"of {choices}")
+        return node
+
+
+def warmup(w: float = WARMUP_DEFAULTS["w"]) -> Graph:
     """Section 1.1: ``z = 2w + 1``, ``a = ReLU(z)``, ``L = (a − 3)²``; at w = 1, dL/dw = 0.
 
     Example:
@@ -53,10 +71,7 @@ def network(**values: float) -> Graph:
         >>> g = network(); g.output.backward(); round(g.nodes["w21"].grad, 12)
         -0.224
     """
-    unknown = sorted(set(values) - set(NETWORK_DEFAULTS))
-    if unknown:
-        raise InvalidValueError(
-            f"unknown network values {unknown}; allowed: {list(NETWORK_DEFAULTS)}")
+    _known("network", values, NETWORK_DEFAULTS)
     n = {k: Value(values.get(k, v), k) for k, v in NETWORK_DEFAULTS.items()}
     n["z1"] = (n["w11"] * n["x1"] + n["w12"] * n["x2"]).named("z1")
     n["z2"] = (n["w21"] * n["x1"] + n["w22"] * n["x2"]).named("z2")
@@ -65,3 +80,24 @@ def network(**values: float) -> Graph:
     n["ŷ"] = (n["v1"] * n["h1"] + n["v2"] * n["h2"]).named("ŷ")
     n["L"] = ((n["ŷ"] - n["y"]) ** 2).named("L")
     return Graph(n["L"], n)
+
+
+#: Each example by name: how to build it, its inputs, and the node explained by default.
+EXAMPLES: dict[str, tuple[Callable[..., Graph], dict[str, float], str]] = {
+    "warmup": (warmup, WARMUP_DEFAULTS, "w"),
+    "network": (network, NETWORK_DEFAULTS, "w21"),
+}
+
+
+def example(name: str, values: Mapping[str, float]) -> Graph:
+    """Build the example ``name`` of :data:`EXAMPLES` with some inputs set by ``values``."""
+    build, defaults, _ = EXAMPLES[name]
+    _known(name, values, defaults)
+    return build(**values)
+
+
+def _known(name: str, values: Mapping[str, float], defaults: Mapping[str, float]) -> None:
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise InvalidValueError(f"{name} has no input {', '.join(map(repr, unknown))}; its "
+                                f"inputs are {list(defaults)}")
