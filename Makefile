@@ -23,6 +23,7 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev-installed

@@ -200,11 +200,10 @@ def _best_epoch(value: object) -> int | None:
 
 
 def _known_stop_kind(value: object) -> StopKind:
-    try:
-        return StopKind(value)
-    except ValueError:
-        raise InvalidValueError(f"not a History: stop_kind {value!r} is not one of "
-                                f"{[k.value for k in StopKind]}") from None
+    kinds = [k.value for k in StopKind]
+    if value not in kinds:
+        raise InvalidValueError(f"not a History: stop_kind {value!r} is not one of {kinds}")
+    return StopKind(str(value))
 
 
 def _stop_kind(data: dict[str, Any], history: History) -> StopKind:

@@ -30,6 +30,12 @@ class Table:
     y: np.ndarray | None
     feature_names: list[str]
 
+    def labels(self) -> np.ndarray:
+        """The labels, which training and evaluation need; refused when there are none."""
+        if self.y is None:
+            raise InvalidValueError("the data has no labels; training and evaluation need them")
+        return self.y
+
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""

@@ -66,7 +66,7 @@ def train_run(cfg: TrainConfig) -> RunResult:
     if out.exists():
         raise InvalidValueError(f"{out} already exists; choose another --out")
     table = read_data(cfg.data, label=cfg.label, labels=cfg.labels)
-    y, classes = encode_labels(table.y)
+    y, classes = encode_labels(table.labels())
     if len(classes) < 2:
         raise InvalidValueError(
             f"{cfg.data} has a single class ({classes[0]!r}); a classifier needs "
@@ -74,7 +74,7 @@ def train_run(cfg: TrainConfig) -> RunResult:
     split = split_data(table.X, y, val_fraction=cfg.val_fraction,
                        test_fraction=cfg.test_fraction, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
-    architecture = {"input_size": split.n_features, "hidden_sizes": list(cfg.hidden),
+    architecture: dict[str, Any] = {"input_size": split.n_features, "hidden_sizes": list(cfg.hidden),
                     "output_size": len(classes), "dropout_rate": cfg.dropout}
     model = build_model(**architecture)
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
@@ -186,7 +186,7 @@ def evaluate_run(run_dir: str | Path, data: str, label: str | None = None,
     """Loss, accuracy and per-class accuracy of a saved model on labelled data."""
     run = load_run(run_dir)
     table = read_data(data, label=label, labels=labels)
-    X, y = run.features(table), torch.from_numpy(index_labels(table.y, run.classes))
+    X, y = run.features(table), torch.from_numpy(index_labels(table.labels(), run.classes))
     loss, accuracy = evaluate(run.model, X, y, nn.CrossEntropyLoss())
     return {"loss": loss, "accuracy": accuracy, "n": len(y),
             "per_class": _per_class(run.model, X, y, run.classes)}

@@ -46,6 +46,16 @@ class Value:
 
     __slots__ = ("serial", "data", "grad", "label", "parents", "local_grads", "op", "form", "prec",
                  "rules")
+    serial: int
+    data: float
+    grad: float
+    label: str
+    parents: tuple[Value, ...]
+    local_grads: tuple[float, ...]
+    op: str
+    form: str  # how the op reads, with {a} and {b} for the operands
+    prec: int  # its binding strength, for parentheses (see render)
+    rules: tuple[str, ...]  # ∂self/∂parent as formulas over {a} and {b}
 
     def __init__(self, data: float, label: str = "") -> None:
         if isinstance(data, bool) or not isinstance(data, Real):
@@ -55,12 +65,12 @@ class Value:
         self.data = float(data)
         self.grad = 0.0
         self.label = label
-        self.parents: tuple[Value, ...] = ()
-        self.local_grads: tuple[float, ...] = ()
+        self.parents = ()
+        self.local_grads = ()
         self.op = ""
-        self.form = ""  # how the op reads, with {a} and {b} for the operands
+        self.form = ""
         self.prec = ATOM
-        self.rules: tuple[str, ...] = ()  # ∂self/∂parent as formulas over {a} and {b}
+        self.rules = ()
 
     def __repr__(self) -> str:
         name = f"label={self.label!r}, " if self.label else ""

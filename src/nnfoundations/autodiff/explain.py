@@ -275,7 +275,8 @@ def _count_paths(order: list[Value], output: Value, wrt: Value, reaches: set[int
 
 def _edge_paths(output: Value, wrt: Value, reaches: set[int]) -> list[list[Edge]]:
     """Every path from ``output`` down to ``wrt`` as its list of edges (iterative DFS)."""
-    paths, stack = [], [(output, [])]
+    paths: list[list[Edge]] = []
+    stack: list[tuple[Value, list[Edge]]] = [(output, [])]
     while stack:
         node, edges = stack.pop()
         if node is wrt:

@@ -36,7 +36,7 @@ class ExpressionError(InvalidValueError):
     """A syntax error or refused construct; the message gives the column (1-based)."""
 
 
-def _error(node: ast.AST, message: str) -> ExpressionError:
+def _error(node: ast.expr | ast.stmt, message: str) -> ExpressionError:
     return ExpressionError(f"column {node.col_offset + 1}: {message}")
 
 

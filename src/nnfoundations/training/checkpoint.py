@@ -40,7 +40,7 @@ def safe_load(path: str | Path) -> dict[str, Any]:
 def save_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
              generator: torch.Generator, history: History, best: StateDict | None) -> None:
     """Save everything a run needs to go on: weights, optimizer, History, RNG states."""
-    state = {
+    state: dict[str, Any] = {
         "format": FIT_FORMAT, "model": model.state_dict(),
         "optimizer": optimizer.state_dict(), "history": history.to_dict(),
         "shuffle_rng": generator.get_state(), "torch_rng": torch.get_rng_state(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -35,7 +36,8 @@ def make_optimizer(optimizer: OptimizerSpec, model: nn.Module, lr: float) -> tor
         return optimizer
     if isinstance(optimizer, str):
         cls = OPTIMIZERS[optimizer_name(optimizer)]
-        for fast in ({"fused": True}, {"foreach": True}, {}):
+        options: tuple[dict[str, Any], ...] = ({"fused": True}, {"foreach": True}, {})
+        for fast in options:
             try:
                 return cls(model.parameters(), lr=lr, **fast)  # type: ignore[call-arg]
             except (RuntimeError, TypeError, ValueError):  # not for this device or torch

@@ -67,7 +67,7 @@ def plot_history(history: History, path: str | Path,
 def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
     ax.plot(history.epoch, history.train_loss, label="train loss", color="tab:blue")
     if history.monitor == "val_loss":
-        ax.plot(history.epoch, history.val_loss, label="validation loss", color="tab:orange")
+        ax.plot(history.epoch, history.monitored, label="validation loss", color="tab:orange")
     if diagnosis.best_epoch is not None:
         same = diagnosis.stop_epoch == diagnosis.best_epoch
         ax.axvline(diagnosis.best_epoch, color="tab:red" if same else "tab:gray", linestyle=":",
@@ -76,7 +76,7 @@ def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
     if diagnosis.stop_epoch is not None and diagnosis.stop_epoch != diagnosis.best_epoch:
         ax.axvline(diagnosis.stop_epoch, color="tab:red", linestyle="--",
                    label=f"suggested stop {diagnosis.stop_epoch}")
-    losses = [v for v in history.train_loss + history.val_loss if v is not None and v > 0]
+    losses = [v for v in history.train_loss + history.monitored if v > 0]
     if losses and max(losses) / min(losses) > 20:  # let the small late losses show
         ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
