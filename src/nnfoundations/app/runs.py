@@ -74,8 +74,9 @@ def train_run(cfg: TrainConfig) -> RunResult:
     split = split_data(table.X, y, val_fraction=cfg.val_fraction,
                        test_fraction=cfg.test_fraction, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
-    architecture: dict[str, Any] = {"input_size": split.n_features, "hidden_sizes": list(cfg.hidden),
-                    "output_size": len(classes), "dropout_rate": cfg.dropout}
+    architecture: dict[str, Any] = {
+        "input_size": split.n_features, "hidden_sizes": list(cfg.hidden),
+        "output_size": len(classes), "dropout_rate": cfg.dropout}
     model = build_model(**architecture)
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
