@@ -6,8 +6,11 @@ OpenMP threads many times over.
 
 import bench_engine
 import bench_loop
+import bench_startup
 
 if __name__ == "__main__":
     bench_loop.main()
     print()
     bench_engine.main()
+    print()
+    bench_startup.main()
