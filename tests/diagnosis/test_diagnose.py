@@ -5,6 +5,7 @@ import torch
 
 from nnfoundations import History, build_model, diagnose, fit
 from nnfoundations.diagnosis.curves import HIGH_LOSS, OVERFIT_MIN_RISE, OVERFIT_RISE, STILL_FALLING
+from nnfoundations.history import StopKind
 
 
 def run(digits, hidden, n_train=None, dropout=0.0, **kwargs):
@@ -96,3 +97,21 @@ def test_no_epochs_and_wrong_type():
         diagnose(History())
     with pytest.raises(TypeError, match=r"diagnose needs a History, got list"):
         diagnose([1.0, 2.0])
+
+
+def kind_curves(kind):
+    h = History(settings={"n_outputs": 10, "loss_kind": kind})
+    for e, (t, v) in enumerate([(2.0, 2.0), (1.0, 1.1), (0.5, 0.6)] + [(0.44, 0.55)] * 6, 1):
+        h.append(epoch=e, train_loss=t, val_loss=v, val_acc=None, lr=0.1, seconds=0)
+    return h
+
+
+def test_the_chance_level_follows_the_recorded_loss_kind():
+    assert "of chance level log(10) = 2.303" in str(diagnose(kind_curves("cross_entropy")))
+    assert "of the first epoch's loss 2.000" in str(diagnose(kind_curves("other")))
+
+
+def test_a_non_finite_stop_is_read_from_the_stop_kind_not_the_sentence():
+    h = kind_curves("cross_entropy")
+    h.stop_kind, h.stop_reason = StopKind.NON_FINITE, "any words at all"
+    assert diagnose(h).verdict == "diverged"

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from nnfoundations.history import History, StopKind
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
-from nnfoundations.training.checkpoint import resume_fit, save_fit
+from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
 from nnfoundations.training.inference import CHUNK_ROWS, model_device
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.settings import FitSettings
@@ -164,30 +164,56 @@ def fit(
     recorded = {**settings.to_dict(), "n_train": batches.n,
                 "n_val": None if val_data is None else len(val_data[0]),
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
-    history, best = History(settings=recorded), None
+    run = _Run(model, batches, val_data, loss_fn, opt, generator, settings,
+               History(settings=recorded), None,
+               sys.stderr.isatty() if progress is None else bool(progress), checkpoint)
     if resume is not None:
-        history, best = resume_fit(resume, model, opt, generator, recorded,
-                                   adopt_seed=seed is None)
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+        run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
+                                           adopt_seed=seed is None)
     with _ctrl_c_stops_after_the_step() as stop_flag:
-        for epoch in range(len(history) + 1, settings.epochs + 1):
-            batches_now = _progress_bar(batches.epoch(generator), len(batches), epoch, show,
-                                        settings.epochs)
-            result = _train_epoch(model, batches_now, loss_fn, opt, stop_flag)
-            decision = _close_epoch(epoch, result, model, val_data, loss_fn, opt, history,
-                                    settings)
-            if decision.improved:
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if len(history) == epoch:  # the epoch completed
-                if show:
-                    tqdm.write(_summary(history, decision), file=sys.stderr)
-                if checkpoint is not None:
-                    save_fit(checkpoint, model, opt, generator, history, best)
-            if decision.stop:
+        run.train(stop_flag)
+    if settings.restore_best and run.best is not None:
+        model.load_state_dict(run.best)
+    return run.history
+
+
+@dataclass
+class _Run:
+    """One run's parts and its state between epochs: the History and the best weights."""
+
+    model: nn.Module
+    batches: Batches
+    val_data: TensorPair | None
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    settings: FitSettings
+    history: History
+    best: StateDict | None
+    show: bool
+    checkpoint: str | Path | None
+
+    def train(self, stop_flag: dict[str, bool]) -> None:
+        """Train from the first epoch not yet in the History until a stop or the last."""
+        for epoch in range(len(self.history) + 1, self.settings.epochs + 1):
+            if self._epoch(epoch, stop_flag).stop:
                 break
-    if settings.restore_best and best is not None:
-        model.load_state_dict(best)
-    return history
+
+    def _epoch(self, epoch: int, stop_flag: dict[str, bool]) -> StopDecision:
+        batches = _progress_bar(self.batches.epoch(self.generator), len(self.batches), epoch,
+                                self.show, self.settings.epochs)
+        result = _train_epoch(self.model, batches, self.loss_fn, self.optimizer, stop_flag)
+        decision = _close_epoch(epoch, result, self.model, self.val_data, self.loss_fn,
+                                self.optimizer, self.history, self.settings)
+        if decision.improved:
+            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if len(self.history) == epoch:  # the epoch completed
+            if self.show:
+                tqdm.write(_summary(self.history, decision), file=sys.stderr)
+            if self.checkpoint is not None:
+                save_fit(self.checkpoint, self.model, self.optimizer, self.generator,
+                         self.history, self.best)
+        return decision
 
 
 def _n_outputs(model: nn.Module) -> int | None:
