@@ -23,8 +23,8 @@ _EXPORTS: dict[str, str] = {
     "Value": "nnfoundations.autodiff.engine",
     "Explanation": "nnfoundations.autodiff.explain",
     "explain": "nnfoundations.autodiff.explain",
-    "Diagnosis": "nnfoundations.diagnosis.curves",
-    "diagnose": "nnfoundations.diagnosis.curves",
+    "Diagnosis": "nnfoundations.diagnosis.rules",
+    "diagnose": "nnfoundations.diagnosis.rules",
     "History": "nnfoundations.history",
     "build_model": "nnfoundations.training.model",
     "count_parameters": "nnfoundations.training.model",
@@ -47,7 +47,7 @@ __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
 if TYPE_CHECKING:
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
-    from nnfoundations.diagnosis.curves import Diagnosis, diagnose
+    from nnfoundations.diagnosis.rules import Diagnosis, diagnose
     from nnfoundations.history import History
     from nnfoundations.training.batches import updates_per_epoch
     from nnfoundations.training.loop import fit

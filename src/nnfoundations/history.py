@@ -63,6 +63,8 @@ class History:
         stop_kind: why training ended, a :class:`StopKind`.
         stop_reason: the same as a sentence, with the figures.
         best_epoch: the epoch whose weights were kept (best monitored loss), or None.
+        telemetry: per-epoch figures beyond the losses (gradient norms, update ratios, dead
+            units), plain numbers keyed by name, for the diagnosis's findings.
 
     Example:
         >>> h = History(); h.append(epoch=1, train_loss=0.5, val_loss=0.6, val_acc=0.8,
@@ -76,6 +78,7 @@ class History:
     stop_kind: StopKind = StopKind.COMPLETED
     stop_reason: str = "completed"
     best_epoch: int | None = None
+    telemetry: list[dict[str, Any]] = field(default_factory=list)
 
     def append(self, *, epoch: int, train_loss: float, val_loss: float | None,
                val_acc: float | None, lr: float, seconds: float) -> None:
@@ -133,7 +136,8 @@ class History:
         """Plain data for JSON or a ``weights_only`` checkpoint."""
         return {"version": FORMAT_VERSION, "records": [dict(r) for r in self.records],
                 "settings": dict(self.settings), "stop_kind": self.stop_kind.value,
-                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch}
+                "stop_reason": self.stop_reason, "best_epoch": self.best_epoch,
+                "telemetry": [dict(t) for t in self.telemetry]}
 
     @classmethod
     def from_dict(cls, data: object) -> History:
@@ -152,7 +156,11 @@ class History:
                 raise InvalidValueError(f"not a History: record {k} needs the keys {COLUMNS}")
             history.records.append(_record(record, k))
         history.stop_kind = _stop_kind(data, history) if version == 1 else \
-            _known_stop_kind(data.get("stop_kind"))
+            _known_stop_kind(data.get("stop_kind", StopKind.COMPLETED.value))
+        telemetry = data.get("telemetry", [])
+        if not isinstance(telemetry, list) or not all(isinstance(t, dict) for t in telemetry):
+            raise InvalidValueError("not a History: 'telemetry' must be a list of objects")
+        history.telemetry = [dict(t) for t in telemetry]
         return history
 
     def to_json(self, path: str | Path) -> None:

@@ -124,7 +124,8 @@ def test_idx_images_are_flattened_and_scaled(tmp_path):
 
 def test_diagnose_and_plot_commands(capsys, run_dir, tmp_path):
     status, out, _ = run(capsys, "diagnose", run_dir / "history.json")
-    assert status == 0 and out.startswith("verdict:")
+    assert status == 0 and out.startswith("columns: format = nnfoundations history")
+    assert "\nverdict: " in out
     status, _, err = run(capsys, "plot", run_dir / "history.json", "-o", tmp_path / "c.png")
     assert status == 0 and (tmp_path / "c.png").stat().st_size > 10_000
 

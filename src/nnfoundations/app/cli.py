@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -78,10 +79,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
-    from nnfoundations.diagnosis import diagnose
-    from nnfoundations.history import History
+    from nnfoundations.diagnosis import Columns, diagnose_file
 
-    print(diagnose(History.from_json(args.history)))
+    columns = Columns(args.epoch_col, args.train_col, args.val_col, args.acc_col)
+    found = diagnose_file(args.log, run=args.run_number, classes=args.classes,
+                          columns=columns)
+    if args.json:
+        dumped = [d.to_dict() for d in found]
+        print(json.dumps(dumped[0] if len(dumped) == 1 else dumped, indent=1))
+        return 0
+    for k, d in enumerate(found):
+        used = ", ".join(f"{key} = {value}" for key, value in d.columns.items())
+        print(("\n" if k else "") + (f"{d.run}: " if d.run else "") + f"columns: {used}")
+        print(d)
     return 0
 
 
@@ -162,8 +172,18 @@ def _add_others(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write the CSV here instead of stdout")
     p.add_argument("--proba", action="store_true", help="add each class's probability")
     p.set_defaults(run=_cmd_predict)
-    p = commands.add_parser("diagnose", help="diagnose the curves of a history.json")
-    p.add_argument("history")
+    p = commands.add_parser(
+        "diagnose", help="diagnose a run's curves, from nnf or any framework's log",
+        description="Diagnose the train and validation curves of a run: a run directory or "
+        "history.json, a Keras CSVLogger file or History JSON, a Lightning metrics.csv, a "
+        "Hugging Face trainer_state.json, a TensorBoard event file, or any CSV.")
+    p.add_argument("log", help="the log file or run directory")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--run", type=int, dest="run_number",
+                   help="which run of a file holding several (1-based)")
+    p.add_argument("--classes", type=int, help="number of classes: chance level log K")
+    for name in ("epoch", "train", "val", "acc"):
+        p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
     p.set_defaults(run=_cmd_diagnose)
     p = commands.add_parser("plot", help="plot the curves of a history.json to a PNG")
     p.add_argument("history")

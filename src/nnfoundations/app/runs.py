@@ -24,7 +24,7 @@ from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, read_data
 from nnfoundations.app.preprocess import Standardizer, encode_labels, index_labels, split_data
-from nnfoundations.diagnosis.curves import Diagnosis, diagnose
+from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.inference import per_class_accuracy, predict_proba

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_bytes
-from nnfoundations.diagnosis.curves import Diagnosis, diagnose
+from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 
 
@@ -20,7 +20,7 @@ def plot_history(history: History, path: str | Path,
     """Draw the loss curves (and validation accuracy) of a run into a PNG file.
 
     The best epoch and the suggested stop are marked, and the verdict of
-    :func:`~nnfoundations.diagnosis.curves.diagnose` is in the title.
+    :func:`~nnfoundations.diagnosis.rules.diagnose` is in the title.
 
     Args:
         history: the run's History.

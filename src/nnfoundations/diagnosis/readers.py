@@ -1,0 +1,307 @@
+"""Reading a run's curves from any framework's log, into :class:`Curves`.
+
+Formats: our run directory or ``history.json``; Keras ``CSVLogger`` files and JSON dumps of
+``History.history``; Lightning ``CSVLogger`` ``metrics.csv`` (step, epoch and validation rows
+interleaved with empty cells); Hugging Face ``trainer_state.json``; TensorBoard event files
+(with the optional ``tensorboard`` package); any CSV, with the columns named by the caller
+where the names are not the usual ones.
+
+Per epoch, a training loss is the mean of the epoch's values (one value for an epoch-level
+column, the mean of the step rows otherwise) and a validation loss or metric is the last
+value. A file whose epoch number goes back holds several appended runs: each is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from nnfoundations._errors import InvalidValueError
+from nnfoundations.diagnosis.curves import Curves
+from nnfoundations.history import History
+
+#: The usual names of each series, most specific first, as normalised by :func:`_keys`.
+TRAIN_NAMES = ("train_loss_epoch", "train_loss", "training_loss", "loss_epoch", "loss",
+               "train_loss_step", "loss_step")
+VAL_NAMES = ("val_loss_epoch", "val_loss", "valid_loss", "validation_loss", "eval_loss",
+             "val_loss_step")
+EPOCH_NAMES = ("epoch", "epochs")
+#: A validation metric where higher is better: these words, after a validation prefix.
+VAL_PREFIXES = ("val_", "valid_", "validation_", "eval_")
+METRIC_WORDS = ("acc", "f1", "dice", "jaccard", "iou", "auc", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The caller's names for the columns, where a log does not use the usual ones."""
+
+    epoch: str | None = None
+    train: str | None = None
+    val: str | None = None
+    acc: str | None = None
+
+
+Row = dict[str, float | None]
+
+
+def read_runs(path: str | PathLike[str], columns: Columns = Columns()) -> list[Curves]:
+    """Every run a log file (or a run directory) holds, as :class:`Curves`.
+
+    Raises:
+        InvalidValueError: no such file, a format it cannot read, or no training or
+            validation loss in it; the message says which columns it found.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = _log_in(path)
+    if not path.is_file():
+        raise InvalidValueError(f"no such file: {path}")
+    if "tfevents" in path.name:
+        return _runs(_tensorboard_rows(path), columns, f"TensorBoard events {path.name}")
+    text = _text(path)
+    if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
+        return _read_json(path, text, columns)
+    return _runs(_csv_rows(path, text), columns, f"CSV {path.name}")
+
+
+def _log_in(folder: Path) -> Path:
+    for name in ("history.json", "metrics.csv", "trainer_state.json"):
+        if (folder / name).is_file():
+            return folder / name
+    events = sorted(folder.glob("events.out.tfevents.*"))
+    if events:
+        return events[-1]
+    raise InvalidValueError(f"{folder} holds no log: looked for history.json, metrics.csv, "
+                            "trainer_state.json and TensorBoard event files")
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidValueError(f"{path} is not a text log (not UTF-8)") from None
+
+
+def _read_json(path: Path, text: str, columns: Columns) -> list[Curves]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise InvalidValueError(f"{path} is not valid JSON: {err}") from None
+    if isinstance(data, dict) and "records" in data:
+        curves = Curves.from_history(History.from_dict(data))
+        return [curves]
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        return [_hugging_face(path, data["log_history"], columns)]
+    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+        rows = [{k: _number(v[i]) if i < len(v) else None for k, v in data.items()}
+                for i in range(max(len(v) for v in data.values()))]
+        return _runs(rows, columns, f"Keras History JSON {path.name}", index_base=0)
+    raise InvalidValueError(f"{path} is JSON but not a log this reads: expected our History, "
+                            "a Hugging Face trainer_state.json or a Keras History.history dump")
+
+
+def _csv_rows(path: Path, text: str) -> list[Row]:
+    lines = text.splitlines()
+    if not lines:
+        raise InvalidValueError(f"{path} is empty")
+    try:
+        dialect: Any = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [h.strip() for h in next(reader)]
+    if len(header) < 2:
+        raise InvalidValueError(f"{path} has a single column {header}: not a log of losses")
+    rows = []
+    for cells in reader:
+        if cells:
+            rows.append({name: _number(cell) for name, cell in zip(header, cells, strict=False)})
+    return rows
+
+
+def _number(cell: object) -> float | None:
+    """A cell as a float: empty is None, ``nan``/``inf`` are kept, other text is None."""
+    if cell is None or isinstance(cell, bool):
+        return None
+    if isinstance(cell, int | float):
+        return float(cell)
+    text = str(cell).strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _keys(name: str) -> set[str]:
+    """The names a column answers to: lower case, ``_`` for spaces, and for ``a/b`` both ``b``
+    and ``b_a`` (``finetuning/val_loss`` is ``val_loss``; TensorBoard's ``loss/train`` is
+    ``train_loss``)."""
+    norm = name.strip().lower().replace(" ", "_").replace("-", "_")
+    parts = [p for p in norm.split("/") if p]
+    keys = {norm}
+    if len(parts) > 1:
+        keys |= {parts[-1], "_".join(reversed(parts))}
+    return keys
+
+
+def _find(names: Iterable[str], wanted: tuple[str, ...]) -> str | None:
+    names = list(names)
+    for target in wanted:
+        for name in names:
+            if target in _keys(name):
+                return name
+    return None
+
+
+def _metric(names: Iterable[str], taken: set[str]) -> str | None:
+    candidates = [n for n in names if n not in taken and "loss" not in n.lower()
+                  and any(k.startswith(VAL_PREFIXES) for k in _keys(n))
+                  and not any(k.endswith("_step") for k in _keys(n))]
+    for word in METRIC_WORDS:
+        for name in candidates:
+            if word in name.lower():
+                return name
+    return None
+
+
+def _resolve(names: list[str], columns: Columns) -> dict[str, str | None]:
+    """Which column holds each series: the caller's name, else the usual ones."""
+    for given in (columns.epoch, columns.train, columns.val, columns.acc):
+        if given is not None and given not in names:
+            raise InvalidValueError(f"no column {given!r} in the log; its columns are {names}")
+    epoch = columns.epoch or _find(names, EPOCH_NAMES) or ("" if "" in names else None)
+    train = columns.train or _find(names, TRAIN_NAMES)
+    val = columns.val or _find([n for n in names if n != train], VAL_NAMES)
+    acc = columns.acc or _metric(names, {n for n in (epoch, train, val) if n})
+    return {"epoch": epoch, "train": train, "val": val, "acc": acc}
+
+
+def _runs(rows: list[Row], columns: Columns, source: str,
+          index_base: int = 0) -> list[Curves]:
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    used = _resolve(names, columns)
+    if used["train"] is None and used["val"] is None:
+        raise InvalidValueError(f"{source}: no training or validation loss among the columns "
+                                f"{names}; name them with --train-col/--val-col")
+    if used["epoch"] is None:  # one row per epoch, numbered by position
+        rows = [{**row, "\0epoch": float(k + index_base)} for k, row in enumerate(rows)]
+        epoch_col = "\0epoch"
+    else:
+        epoch_col = used["epoch"]
+    blocks = _split_runs([r for r in rows if r.get(epoch_col) is not None], epoch_col)
+    shown = {k: ("(row index)" if v == "\0epoch" or (k == "epoch" and v is None) else
+                 "(unnamed index)" if v == "" else v or "-") for k, v in used.items()}
+    found = []
+    for k, block in enumerate(blocks, 1):
+        curves = _per_epoch(block, epoch_col, used)
+        if len(curves):
+            curves.columns = {"format": source, **shown}
+            curves.name = f"run {k} of {len(blocks)}" if len(blocks) > 1 else ""
+            found.append(curves)
+    if not found:
+        raise InvalidValueError(f"{source}: no epoch has a loss in {used['train']!r} or "
+                                f"{used['val']!r}")
+    return found
+
+
+def _split_runs(rows: list[Row], epoch_col: str) -> list[list[Row]]:
+    """Cut where the epoch number goes back: a run appended after another."""
+    blocks: list[list[Row]] = []
+    last = -math.inf
+    for row in rows:
+        epoch = row[epoch_col]
+        assert epoch is not None
+        if epoch < last or not blocks:
+            blocks.append([])
+        blocks[-1].append(row)
+        last = epoch
+    return blocks
+
+
+def _per_epoch(rows: list[Row], epoch_col: str, used: Mapping[str, str | None]) -> Curves:
+    groups: dict[float, list[Row]] = {}
+    for row in rows:
+        epoch = row[epoch_col]
+        assert epoch is not None
+        groups.setdefault(epoch, []).append(row)
+    both = used["train"] is not None and used["val"] is not None
+    epochs, train, val, acc = [], [], [], []
+    for epoch, group in groups.items():
+        t = _mean(_values(group, used["train"]))
+        v = _last(_values(group, used["val"]))
+        if (both and (t is None or v is None)) or (t is None and v is None):
+            continue  # an epoch without the losses the others have
+        epochs.append(epoch)
+        train.append(t)
+        val.append(v)
+        acc.append(_last(_values(group, used["acc"])))
+    return Curves(epochs, train, val, acc)
+
+
+def _values(group: list[Row], column: str | None) -> list[float]:
+    if column is None:
+        return []
+    return [v for v in (row.get(column) for row in group) if v is not None]
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _last(values: list[float]) -> float | None:
+    return values[-1] if values else None
+
+
+def _hugging_face(path: Path, log: list[Any], columns: Columns) -> Curves:
+    """``log_history``: training entries (``loss``) between evaluations (``eval_loss``);
+    each evaluation is an epoch, its training loss the mean of the entries since the last."""
+    rows: list[Row] = []
+    pending: list[float] = []
+    for entry in log:
+        if not isinstance(entry, dict):
+            continue
+        if _number(entry.get("loss")) is not None:
+            pending.append(float(entry["loss"]))
+        if _number(entry.get("eval_loss")) is not None:
+            rows.append({"epoch": _number(entry.get("epoch")), "train_loss": _mean(pending),
+                         **{k: _number(v) for k, v in entry.items() if k.startswith("eval_")}})
+            pending = []
+    if not rows:  # no evaluation: the training entries alone
+        rows = [{"epoch": _number(e.get("epoch")), "train_loss": _number(e.get("loss"))}
+                for e in log if isinstance(e, dict) and _number(e.get("loss")) is not None]
+    curves = _runs(rows, columns, f"Hugging Face trainer_state {path.name}")[0]
+    if curves.columns.get("train") == "train_loss":
+        curves.columns["train"] = "loss (mean of the entries since the last evaluation)"
+    return curves
+
+
+def _tensorboard_rows(path: Path) -> list[Row]:
+    """Scalars of a TensorBoard event file, one row per step (the epoch, or the step)."""
+    loader = _event_accumulator()
+    acc = loader(str(path), size_guidance={"scalars": 0})
+    acc.Reload()
+    rows: dict[int, Row] = {}
+    for tag in acc.Tags().get("scalars", []):
+        for event in acc.Scalars(tag):
+            rows.setdefault(event.step, {"epoch": float(event.step)})[tag] = float(event.value)
+    if not rows:
+        raise InvalidValueError(f"{path} holds no scalars")
+    return [rows[step] for step in sorted(rows)]
+
+
+def _event_accumulator() -> Callable[..., Any]:
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        raise InvalidValueError("reading TensorBoard event files needs the tensorboard "
+                                "package: pip install 'nnfoundations[tensorboard]'") from None
+    return EventAccumulator

@@ -1,0 +1,163 @@
+"""Reading logs: every framework's format, the real logs of shared/, and what is refused."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from nnfoundations.app.cli import main
+from nnfoundations.diagnosis import Columns, diagnose, diagnose_file, read_runs
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-logs"
+RAW = sorted((REAL / "raw").glob("*")) if REAL.is_dir() else []
+
+
+def reduced(run_id):
+    with (REAL / "epochs" / f"{run_id}.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    number = lambda s: float(s) if s else None  # noqa: E731
+    return [(number(r["epoch"]), number(r["train_loss"]), number(r["val_loss"])) for r in rows]
+
+
+def same(a, b):
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+
+
+@pytest.mark.skipif(not RAW, reason="shared/data/real-logs is not beside the project")
+@pytest.mark.parametrize("raw", RAW, ids=lambda p: p.name[:3])
+def test_each_real_log_gives_the_losses_of_its_reduction(raw):
+    want = reduced(raw.name[:3])
+    for run in read_runs(raw):
+        got = list(zip(run.epochs, run.train, run.val, strict=True))
+        if len(got) == len(want) and all(g[0] == w[0] and same(g[1], w[1]) and same(g[2], w[2])
+                                         for g, w in zip(got, want, strict=True)):
+            return
+    pytest.fail(f"no run of {raw.name} matches epochs/{raw.name[:3]}.csv")
+
+
+@pytest.mark.skipif(not RAW, reason="shared/data/real-logs is not beside the project")
+def test_nnf_diagnose_json_works_on_every_real_log(capsys):
+    for raw in RAW:
+        assert main(["diagnose", str(raw), "--json"]) == 0, raw.name
+        out = json.loads(capsys.readouterr().out)
+        for d in out if isinstance(out, list) else [out]:
+            assert d["verdict"] and 0 < d["confidence"] <= 1 and d["columns"]["format"]
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_keras_csv_logger_with_spaces_and_percent(tmp_path):
+    log = write(tmp_path / "training.log", "epoch, loss, accuracy, val_loss, val_accuracy\n"
+                + "".join(f"{e}, {1 / (e + 1):.4f}, {50 + e}, {1.2 / (e + 1):.4f}, {40 + e}\n"
+                          for e in range(8)))
+    [run] = read_runs(log)
+    assert run.columns["train"] == "loss" and run.columns["val"] == "val_loss"
+    assert run.columns["acc"] == "val_accuracy" and run.epochs[0] == 0
+    assert run.val[2] == pytest.approx(0.4)
+
+
+def test_a_keras_history_json_dump(tmp_path):
+    log = write(tmp_path / "history.json", json.dumps(
+        {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.5], "val_accuracy": [0.5, 0.7, 0.8]}))
+    [run] = read_runs(log)
+    assert run.train == [1.0, 0.6, 0.4] and run.acc == [0.5, 0.7, 0.8] and run.epochs == [0, 1, 2]
+
+
+def test_a_lightning_metrics_csv_averages_step_losses(tmp_path):
+    rows = ["epoch,step,train_loss,val_loss,val_acc"]
+    for e in range(3):
+        rows += [f"{e},{10 * e + 1},{1.0 - 0.1 * e},,", f"{e},{10 * e + 2},{0.8 - 0.1 * e},,",
+                 f"{e},{10 * e + 2},,{0.9 - 0.1 * e},0.{5 + e}"]
+    [run] = read_runs(write(tmp_path / "metrics.csv", "\n".join(rows) + "\n"))
+    assert run.train == pytest.approx([0.9, 0.8, 0.7]) and run.val == pytest.approx([0.9, 0.8, 0.7])
+    assert run.acc == [0.5, 0.6, 0.7]
+
+
+def test_hugging_face_trainer_state(tmp_path):
+    log = [{"epoch": 0.5, "loss": 1.0, "step": 5}, {"epoch": 1.0, "loss": 0.8, "step": 10},
+           {"epoch": 1.0, "eval_loss": 0.85, "eval_accuracy": 0.6, "step": 10},
+           {"epoch": 2.0, "loss": 0.5, "step": 20},
+           {"epoch": 2.0, "eval_loss": 0.6, "eval_accuracy": 0.7, "step": 20},
+           {"epoch": 2.0, "train_loss": 0.7, "train_runtime": 12.0, "step": 20}]
+    [run] = read_runs(write(tmp_path / "trainer_state.json", json.dumps({"log_history": log})))
+    assert run.epochs == [1.0, 2.0] and run.train == pytest.approx([0.9, 0.5])
+    assert run.val == [0.85, 0.6] and run.acc == [0.6, 0.7]
+
+
+def test_a_tensorboard_event_file(tmp_path):
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path)) as writer:
+        for e in range(6):
+            writer.add_scalar("Loss/train", 2.0 / (e + 1), e)
+            writer.add_scalar("Loss/val", 2.2 / (e + 1), e)
+            writer.add_scalar("Accuracy/val", 0.5 + 0.05 * e, e)
+    [run] = read_runs(tmp_path)  # the folder: its event file is found
+    assert run.columns["train"] == "Loss/train" and run.columns["val"] == "Loss/val"
+    assert run.train[2] == pytest.approx(2.0 / 3) and run.acc[5] == pytest.approx(0.75)
+
+
+def test_any_csv_with_named_columns(tmp_path):
+    log = write(tmp_path / "log.csv", "it;fit;check\n" + "".join(
+        f"{e};{1 / (e + 1)};{1.1 / (e + 1)}\n" for e in range(5)))
+    with pytest.raises(ValueError, match=r"no training or validation loss among the columns"):
+        read_runs(log)
+    [run] = read_runs(log, Columns(epoch="it", train="fit", val="check"))
+    assert run.epochs == [0, 1, 2, 3, 4] and run.val[0] == 1.1
+    with pytest.raises(ValueError, match=r"no column 'nope' in the log"):
+        read_runs(log, Columns(train="nope"))
+
+
+def test_appended_runs_are_each_diagnosed_or_picked(tmp_path, capsys):
+    body = "".join(f"{e},{1 / (e + 1)},{1.1 / (e + 1)}\n" for e in range(6))
+    log = write(tmp_path / "log.csv", "epoch,loss,val_loss\n" + body + body)
+    assert len(diagnose_file(log)) == 2 and len(diagnose_file(log, run=2)) == 1
+    with pytest.raises(ValueError, match=r"holds 2 runs"):
+        diagnose(log)
+    with pytest.raises(ValueError, match=r"run 3 is not in"):
+        diagnose_file(log, run=3)
+    assert main(["diagnose", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "run 1 of 2: columns:" in out and "run 2 of 2: columns:" in out
+
+
+def test_our_run_directory_and_history(tmp_path, capsys):
+    h = {"version": 2, "records": [{"epoch": e, "train_loss": 2 / e, "val_loss": 2.1 / e,
+                                    "val_acc": 0.5, "lr": 0.1, "seconds": 0.0}
+                                   for e in range(1, 8)], "settings": {"n_outputs": 10}}
+    write(tmp_path / "history.json", json.dumps(h))
+    [run] = read_runs(tmp_path)
+    assert run.classes == 10 and run.columns["format"] == "nnfoundations history"
+    assert main(["diagnose", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["columns"]["train"] == "train_loss"
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (b"\x89PNG\r\n\x1a\n\x00\x00", r"not a text log"),
+    (b'{"hello": 1}', r"is JSON but not a log this reads"),
+    (b"{not json", r"not valid JSON"),
+    (b"", r"is empty"),
+    (b"loss\n1\n2\n", r"has a single column"),
+])
+def test_what_is_not_a_log_is_refused_in_one_line(tmp_path, capsys, content, match):
+    path = tmp_path / "log"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        read_runs(path)
+    assert main(["diagnose", str(path)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_folder_without_a_log_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"holds no log"):
+        read_runs(tmp_path)
