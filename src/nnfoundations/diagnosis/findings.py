@@ -62,7 +62,8 @@ def _from_telemetry(telemetry: list[dict[str, Any]], verdict: str) -> list[Findi
         found.append(Finding("dying_relu", f"{dead[worst]:.0%} of the units of ReLU layer "
                              f"{worst} never fired on a sample batch in the last epoch",
                              "lower the learning rate, or use LeakyReLU / a smaller init"))
-    found += _gradients(telemetry)
+    if not dead:  # dead units block the gradient themselves: that is the cause to name
+        found += _gradients(telemetry)
     ratios = [statistics.median(t["update_ratio"].values()) for t in telemetry
               if t.get("update_ratio")]
     if ratios and max(ratios) > RATIO_HIGH:

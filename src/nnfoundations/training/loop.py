@@ -32,6 +32,7 @@ from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.settings import FitSettings
 from nnfoundations.training.step import evaluate, step
 from nnfoundations.training.stopping import StopDecision, early_stopping
+from nnfoundations.training.telemetry import Telemetry
 
 
 @dataclass
@@ -45,14 +46,17 @@ class _EpochResult:
 
 
 def _train_epoch(model: nn.Module, batches: Iterable[TensorPair], loss_fn: nn.Module,
-                 optimizer: torch.optim.Optimizer, stop_flag: dict[str, bool]) -> _EpochResult:
+                 optimizer: torch.optim.Optimizer, stop_flag: dict[str, bool],
+                 telemetry: Telemetry | None, first_epoch: bool) -> _EpochResult:
     """One pass of steps; the losses stay on the device until the end (one sync per epoch),
-    except on the CPU, where looking at each loss costs nothing and stops a NaN at once."""
+    except on the CPU, where looking at each loss costs nothing and stops a NaN at once.
+    ``telemetry`` observes the first step."""
     result, losses, sizes = _EpochResult(), [], []
     start = time.perf_counter()
     look_each_step = model_device(model).type == "cpu"
     for X_batch, y_batch in batches:
-        loss = step(model, X_batch, y_batch, loss_fn, optimizer)
+        watch = telemetry if result.steps == 0 else None
+        loss = step(model, X_batch, y_batch, loss_fn, optimizer, watch, first_epoch)
         losses.append(loss)
         sizes.append(len(y_batch))
         result.steps += 1
@@ -107,6 +111,7 @@ def fit(
     progress: bool | None = None,
     checkpoint: str | Path | None = None,
     resume: str | Path | None = None,
+    telemetry: bool = True,
 ) -> History:
     """Train ``model`` by mini-batch gradient descent and return its :class:`History`.
 
@@ -137,6 +142,8 @@ def fit(
         checkpoint: save weights, optimizer, History and RNG states here after every epoch,
             atomically.
         resume: a checkpoint to continue from, exactly where it was saved.
+        telemetry: record per-epoch gradient norms, update sizes, dead ReLU shares and the
+            inputs' scale in ``history.telemetry``, from one observed step per epoch.
 
     Returns:
         The run's :class:`History`.
@@ -166,7 +173,8 @@ def fit(
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
     run = _Run(model, batches, val_data, loss_fn, opt, generator, settings,
                History(settings=recorded), None,
-               sys.stderr.isatty() if progress is None else bool(progress), checkpoint)
+               sys.stderr.isatty() if progress is None else bool(progress), checkpoint,
+               Telemetry(model) if telemetry else None)
     if resume is not None:
         run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
                                            adopt_seed=seed is None)
@@ -192,6 +200,7 @@ class _Run:
     best: StateDict | None
     show: bool
     checkpoint: str | Path | None
+    telemetry: Telemetry | None
 
     def train(self, stop_flag: dict[str, bool]) -> None:
         """Train from the first epoch not yet in the History until a stop or the last."""
@@ -202,9 +211,12 @@ class _Run:
     def _epoch(self, epoch: int, stop_flag: dict[str, bool]) -> StopDecision:
         batches = _progress_bar(self.batches.epoch(self.generator), len(self.batches), epoch,
                                 self.show, self.settings.epochs)
-        result = _train_epoch(self.model, batches, self.loss_fn, self.optimizer, stop_flag)
+        result = _train_epoch(self.model, batches, self.loss_fn, self.optimizer, stop_flag,
+                              self.telemetry, first_epoch=epoch == 1)
         decision = _close_epoch(epoch, result, self.model, self.val_data, self.loss_fn,
                                 self.optimizer, self.history, self.settings)
+        if self.telemetry is not None and len(self.history) == epoch:
+            self.history.telemetry.append(self.telemetry.record)
         if decision.improved:
             self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if len(self.history) == epoch:  # the epoch completed

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn as nn
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations.training.inference import chunks, inference, model_device
+from nnfoundations.training.telemetry import Telemetry
 
 
 def step(
@@ -16,19 +19,27 @@ def step(
     y_batch: torch.Tensor,
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
+    telemetry: Telemetry | None = None,
+    first_epoch: bool = False,
 ) -> torch.Tensor:
     """Run one training step and return the loss as a detached tensor on the model's device.
 
     This is :func:`train_one_step` without the ``.item()``: the training loop accumulates
-    these on the device so that it does not wait for the device after every step.
+    these on the device so that it does not wait for the device after every step. With
+    ``telemetry`` the step is also observed (gradient norms, update sizes, ReLU firing).
     """
     model.train()  # an earlier evaluate() must never leave dropout switched off here
     device = model_device(model)
     X_batch, y_batch = X_batch.to(device), y_batch.to(device)
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(X_batch), y_batch)
-    loss.backward()
+    with telemetry.forward(X_batch, first_epoch) if telemetry else nullcontext():
+        loss = loss_fn(model(X_batch), y_batch)
+        loss.backward()
+    if telemetry:
+        telemetry.before_update()
     optimizer.step()
+    if telemetry:
+        telemetry.after_update()
     return loss.detach()
 
 
