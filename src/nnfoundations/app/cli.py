@@ -47,6 +47,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    from nnfoundations.app.runs import lr_find_run
+
+    config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
+                            if hasattr(args, k)})
+    found = lr_find_run(config, args.output, start_lr=args.start_lr, end_lr=args.end_lr,
+                        steps=args.steps)
+    print(found)
+    print(f"plot written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nnfoundations.app.runs import evaluate_run
 
@@ -111,11 +123,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(commands: argparse._SubParsersAction) -> None:
-    d = TrainConfig()
-    p = commands.add_parser("train", help="train an MLP (default: on the digits dataset)",
-                            description="Train build_model with fit() and write a run "
-                            "directory: model, history, curves, metrics, settings.")
+def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
     p.add_argument("--data", default=d.data,
                    help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
     p.add_argument("--label", help="CSV label column (default 'label', else the last)")
@@ -124,22 +132,42 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                    help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
     p.add_argument("--dropout", type=float, default=d.dropout,
                    help=f"dropout rate in [0, 1) (default {d.dropout})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
     p.add_argument("--optimizer", default=d.optimizer, help="adam (default), adamw or sgd")
-    p.add_argument("--patience", type=int, default=d.patience,
-                   help=f"early-stopping patience in epochs (default {d.patience})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     p.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help=f"default {d.val_fraction}")
     p.add_argument("--test-fraction", type=float, default=d.test_fraction,
                    help=f"default {d.test_fraction}")
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    d = TrainConfig()
+    p = commands.add_parser("train", help="train an MLP (default: on the digits dataset)",
+                            description="Train build_model with fit() and write a run "
+                            "directory: model, history, curves, metrics, settings.")
+    _add_data_and_model(p, d)
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help=f"early-stopping patience in epochs (default {d.patience})")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=_cmd_train)
+    p = commands.add_parser(
+        "lr-find", help="sweep the learning rate and suggest one",
+        description="The learning-rate range test on the model and data 'nnf train' would "
+        "use: the learning rate grows exponentially step by step until the loss diverges; "
+        "the model is left untouched.")
+    _add_data_and_model(p, d)
+    p.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")
+    p.add_argument("--end-lr", type=float, default=10.0, help="default 10")
+    p.add_argument("--steps", type=int, default=100, help="default 100")
+    p.add_argument("-o", "--output", default="lr_find.png", help="the plot (default "
+                   "lr_find.png)")
+    p.set_defaults(run=_cmd_lr_find)
 
 
 def _add_explain(commands: argparse._SubParsersAction) -> None:

@@ -23,14 +23,21 @@ import torch.nn as nn
 from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, read_data
-from nnfoundations.app.preprocess import Standardizer, encode_labels, index_labels, split_data
+from nnfoundations.app.preprocess import (
+    Split,
+    Standardizer,
+    encode_labels,
+    index_labels,
+    split_data,
+)
 from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
+from nnfoundations.training.lr_finder import LRFind, lr_find
 from nnfoundations.training.model import build_model
-from nnfoundations.training.plots import plot_history
+from nnfoundations.training.plots import plot_history, plot_lr_find
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
@@ -65,6 +72,35 @@ def train_run(cfg: TrainConfig) -> RunResult:
     out = Path(cfg.out) if cfg.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if out.exists():
         raise InvalidValueError(f"{out} already exists; choose another --out")
+    table, split, classes, architecture, model = _prepare(cfg)
+    history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                  optimizer=cfg.optimizer, patience=cfg.patience, seed=cfg.seed, device=device,
+                  progress=not cfg.quiet)
+    diagnosis = diagnose(history)
+    metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
+    model_state = _model_state(model, architecture, split.standardizer, classes,
+                               table.feature_names)
+    _write_run(out, model_state, history, diagnosis, metrics, asdict(cfg))
+    return RunResult(out, history, diagnosis, metrics)
+
+
+def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
+                end_lr: float = 10.0, steps: int = 100) -> LRFind:
+    """The learning-rate sweep of ``nnf lr-find``: the model and training part ``nnf train``
+    would use, swept, and plotted to ``plot``."""
+    device = resolve_device(cfg.device)
+    _, split, _, _, model = _prepare(cfg)
+    model.to(device)
+    found = lr_find(model, (split.X_train, split.y_train), start_lr=start_lr, end_lr=end_lr,
+                    steps=steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer,
+                    seed=cfg.seed)
+    plot_lr_find(found, plot)
+    return found
+
+
+def _prepare(cfg: TrainConfig) -> tuple[Table, Split, list, dict[str, Any], nn.Module]:
+    """Read and split the data, and build the (seeded) model for it."""
     table = read_data(cfg.data, label=cfg.label, labels=cfg.labels)
     y, classes = encode_labels(table.labels())
     if len(classes) < 2:
@@ -77,17 +113,7 @@ def train_run(cfg: TrainConfig) -> RunResult:
     architecture: dict[str, Any] = {
         "input_size": split.n_features, "hidden_sizes": list(cfg.hidden),
         "output_size": len(classes), "dropout_rate": cfg.dropout}
-    model = build_model(**architecture)
-    history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
-                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  optimizer=cfg.optimizer, patience=cfg.patience, seed=cfg.seed, device=device,
-                  progress=not cfg.quiet)
-    diagnosis = diagnose(history)
-    metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
-    model_state = _model_state(model, architecture, split.standardizer, classes,
-                               table.feature_names)
-    _write_run(out, model_state, history, diagnosis, metrics, asdict(cfg))
-    return RunResult(out, history, diagnosis, metrics)
+    return table, split, classes, architecture, build_model(**architecture)
 
 
 def _test_metrics(model: nn.Module, X: torch.Tensor, y: torch.Tensor, classes: list,

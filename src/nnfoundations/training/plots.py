@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -13,6 +14,9 @@ from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_bytes
 from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
+
+if TYPE_CHECKING:
+    from nnfoundations.training.lr_finder import LRFind
 
 
 def plot_history(history: History, path: str | Path,
@@ -56,12 +60,15 @@ def plot_history(history: History, path: str | Path,
     stop = "keep training" if diagnosis.stop_epoch is None else \
         f"suggested stop: epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
-    path = Path(path)
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return Path(path)
 
 
 def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
@@ -82,3 +89,26 @@ def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax.grid(alpha=0.3)
     ax.legend()
+
+
+def plot_lr_find(found: LRFind, path: str | Path) -> Path:
+    """Draw a learning-rate sweep (loss against log lr) and its suggestion into a PNG."""
+    if not found.lrs:
+        raise InvalidValueError("the sweep has no steps to plot")
+    fig = Figure(figsize=(6.5, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(found.lrs, found.losses, color="tab:blue", alpha=0.35, label="loss per step")
+    ax.plot(found.lrs[: len(found.smoothed)], found.smoothed, color="tab:blue",
+            label="running median")
+    if found.suggestion is not None:
+        ax.axvline(found.suggestion, color="tab:red", linestyle="--",
+                   label=f"suggestion {found.suggestion:.3g}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss",
+           title="Learning-rate finder")
+    finite = [v for v in found.smoothed if v == v]
+    if finite:
+        ax.set_ylim(min(finite) * 0.9, max(finite[: max(1, len(finite) // 2)]) * 1.5)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
