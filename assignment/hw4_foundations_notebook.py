@@ -271,10 +271,12 @@ display(Image(filename=str(plot_history(history_b, "model_b.png"))))
 print("Model B:", diagnose(history_b))
 
 # %% [markdown]
-# **Model A diagnosis:** underfitting. Both losses stay high (well above zero, a large share
-# of the chance-level loss), close to each other, and flat: the one-unit layer cannot
-# represent the ten classes, so even the training data is not fitted. More capacity, not
-# more data, is what it needs. A dead-unit count shows how narrow the bottleneck is:
+# **Model A diagnosis:** underfitting. Both losses fall, but ever more slowly: the last epochs
+# bring only a small share of the fall (the diagnosis prints it), and both end high, a large
+# share of the chance-level loss, the training loss as high as the validation loss. The
+# one-unit layer cannot represent the ten classes, so even the training data is not fitted;
+# more epochs would gain little. More capacity, not more data, is what it needs. A dead-unit
+# count shows how narrow the bottleneck is:
 
 # %%
 for layer in dead_units(model_a, train[0]):
@@ -282,8 +284,9 @@ for layer in dead_units(model_a, train[0]):
 
 # %% [markdown]
 # **Model B diagnosis:** overfitting. The training loss falls to almost zero while the
-# validation loss reaches its minimum early and then rises: the gap between the curves grows,
-# because the model memorises its 60 training examples instead of learning the digits.
+# validation loss reaches its minimum early and then rises, far beyond its epoch-to-epoch
+# noise and for many epochs: the gap between the curves grows, because the model memorises its
+# 60 training examples instead of learning the digits. The epoch to keep is the minimum.
 #
 # **3.2.2** **Your response:** a model performs well when both curves fall and then level off
 # together, with the validation loss close to the training loss and no longer rising. To

@@ -4,6 +4,7 @@ Run it with nothing else busy on the machine: on 2 cores a second process can sl
 OpenMP threads many times over.
 """
 
+import bench_diagnosis
 import bench_engine
 import bench_loop
 import bench_startup
@@ -14,3 +15,5 @@ if __name__ == "__main__":
     bench_engine.main()
     print()
     bench_startup.main()
+    print()
+    bench_diagnosis.main()

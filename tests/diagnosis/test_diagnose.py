@@ -7,20 +7,19 @@ import pytest
 import torch
 
 from nnfoundations import History, build_model, diagnose, fit
+from nnfoundations.app.cli import main
+from nnfoundations.app.formats import load_digits
 from nnfoundations.diagnosis import Curves
 from nnfoundations.diagnosis.rules import HIGH_LOSS, OVERFIT_RISE, STILL_FALLING, running_median
 from nnfoundations.history import StopKind
 
 
-def run(digits, hidden, n_train=None, dropout=0.0, X_scale=None, **kwargs):
+def run(digits, hidden, n_train=None, dropout=0.0, **kwargs):
     torch.manual_seed(0)
     model = build_model(64, hidden, 10, dropout)
     n = n_train or len(digits.y_train)
-    X, Xv = digits.X_train[:n], digits.X_val
-    if X_scale is not None:
-        X, Xv = X_scale(X), X_scale(Xv)
-    return fit(model, (X, digits.y_train[:n]), (Xv, digits.y_val), seed=0, progress=False,
-               **kwargs)
+    return fit(model, (digits.X_train[:n], digits.y_train[:n]), (digits.X_val, digits.y_val),
+               seed=0, progress=False, **kwargs)
 
 
 def test_a_one_unit_bottleneck_underfits(digits):
@@ -57,14 +56,25 @@ def test_sgd_on_digits_is_still_falling_not_flat(digits):
     assert history.val_acc[-1] > 2 * history.val_acc[0]
 
 
-@pytest.mark.parametrize(("epochs", "optimizer", "raw"), [
-    (5, "adam", False), (20, "sgd", True),
-])
-def test_an_absurd_learning_rate_diverges(digits, epochs, optimizer, raw):
-    unstandardise = (lambda X: (X - X.min()) / (X.max() - X.min())) if raw else None
-    d = diagnose(run(digits, [64], epochs=epochs, lr=1e6, optimizer=optimizer,
-                     X_scale=unstandardise))
-    assert d.verdict == "diverged"
+def test_sgd_at_1e6_on_digits_scaled_to_one_without_standardising_diverges():
+    X, y = load_digits()
+    X, y = torch.from_numpy(X / 16).float(), torch.from_numpy(y)
+    torch.manual_seed(0)
+    history = fit(build_model(64, [64], 10), (X[:1400], y[:1400]), (X[1400:], y[1400:]),
+                  epochs=20, lr=1e6, optimizer="sgd", seed=0, progress=False)
+    assert diagnose(history).verdict == "diverged"
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "5", "--lr", "1e6"], ["--lr", "1e6"]])
+def test_nnf_train_at_lr_1e6_is_diverged(capsys, tmp_path, argv):
+    assert main(["train", *argv, "--quiet", "--out", str(tmp_path / "run")]) == 0
+    assert "verdict: diverged" in capsys.readouterr().out
+
+
+def test_nnf_train_with_sgd_is_not_converged_and_its_lr_too_low(capsys, tmp_path):
+    assert main(["train", "--optimizer", "sgd", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: not converged" in out and "finding lr_too_low" in out
 
 
 def test_an_exploding_learning_rate_diverges(digits):
@@ -220,3 +230,22 @@ def test_no_epochs_and_wrong_type():
         diagnose(History())
     with pytest.raises(TypeError, match=r"diagnose needs a History, Curves or a log's path"):
         diagnose([1.0, 2.0])
+
+
+def test_a_loss_stuck_at_chance_from_the_start_is_underfitting_not_a_collapse():
+    stuck = noisy([math.log(10)] * 20, 0.002)
+    assert diagnose(curves(stuck, stuck)).verdict == "underfitting"
+
+
+def test_a_blow_up_that_ends_in_a_dead_network_is_unstable():
+    val = [6.0, 2.40, 2.35] + [2.3026] * 17
+    train = [2.2, 3.9, 2.37] + [2.3026] * 17
+    d = diagnose(curves(train, val))
+    assert d.verdict == "unstable" and "collapsed" in d.reasons[0]
+
+
+def test_a_validation_loss_that_rises_while_training_does_not_improve_is_unstable():
+    val = noisy([0.6 + 0.04 * k for k in range(20)], 0.05)
+    train = noisy([1.0] * 20, 0.1, seed=3)
+    d = diagnose(curves(train, val))
+    assert d.verdict == "unstable" and "training degrades" in d.reasons[0]

@@ -23,6 +23,7 @@ class Curves:
         stop_kind: how the run ended, when the log says (our own runs).
         telemetry: per-epoch figures recorded by ``fit()`` (gradient norms, ...), if any.
         name: which run of the file this is (``"run 2 of 4"``), or "".
+        lr: the learning rate the run was given, when the log says (our own runs).
     """
 
     epochs: list[float]
@@ -34,6 +35,7 @@ class Curves:
     stop_kind: StopKind | None = None
     telemetry: list[dict[str, Any]] = field(default_factory=list)
     name: str = ""
+    lr: float | None = None
 
     def __post_init__(self) -> None:
         self.acc = self.acc or [None] * len(self.epochs)
@@ -59,7 +61,8 @@ class Curves:
                    columns={"format": "nnfoundations history", "epoch": "epoch",
                             "train": "train_loss", "val": "val_loss", "acc": "val_acc"},
                    classes=classes, stop_kind=history.stop_kind,
-                   telemetry=list(history.telemetry))
+                   telemetry=list(history.telemetry),
+                   lr=lr if isinstance(lr := settings.get("lr"), float) else None)
 
     def epoch_label(self, index: int) -> int | float:
         """Epoch ``index`` (0-based position) as the log numbers it."""

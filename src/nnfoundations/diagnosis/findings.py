@@ -32,7 +32,7 @@ INPUT_STD, INPUT_MAX = 10.0, 100.0
 
 def findings(run: Curves, facts: dict[str, Any], verdict: str) -> list[Finding]:
     """The symptoms of ``run``, given the rules' figures and its verdict."""
-    found = _from_telemetry(run.telemetry, verdict) if run.telemetry else []
+    found = _from_telemetry(run, verdict) if run.telemetry else []
     names = {f.name for f in found}
     if "lr_too_high" not in names and (facts.get("blow_up") or facts.get("oscillation")
                                        or facts.get("collapse")):
@@ -49,11 +49,13 @@ def findings(run: Curves, facts: dict[str, Any], verdict: str) -> list[Finding]:
 
 def _lr_fix(run: Curves, factor: float) -> str:
     way = "lower" if factor < 1 else "raise"
-    return f"{way} the learning rate about {max(factor, 1 / factor):.0f}x (nnf lr-find " \
+    to = f", to about {run.lr * factor:.2g}" if run.lr else ""
+    return f"{way} the learning rate about {max(factor, 1 / factor):.0f}x{to} (nnf lr-find " \
         "suggests one)"
 
 
-def _from_telemetry(telemetry: list[dict[str, Any]], verdict: str) -> list[Finding]:
+def _from_telemetry(run: Curves, verdict: str) -> list[Finding]:
+    telemetry = run.telemetry
     last = telemetry[-1]
     found = []
     dead = {k: v for k, v in last.get("dead_relu", {}).items() if v >= DEAD_SHARE}
@@ -69,12 +71,11 @@ def _from_telemetry(telemetry: list[dict[str, Any]], verdict: str) -> list[Findi
     if ratios and max(ratios) > RATIO_HIGH:
         found.append(Finding("lr_too_high", f"a step changed the weights by {max(ratios):.2g} "
                              f"of their size (above {RATIO_HIGH}; about 1e-3 is healthy)",
-                             "lower the learning rate about 10x (nnf lr-find suggests one)"))
+                             _lr_fix(run, 0.1)))
     elif ratios and statistics.median(ratios) < RATIO_LOW and verdict != "good_fit":
         found.append(Finding("lr_too_low", f"a step changes the weights by "
                              f"{statistics.median(ratios):.2g} of their size (below {RATIO_LOW}; "
-                             "about 1e-3 is healthy)",
-                             "raise the learning rate about 10x (nnf lr-find suggests one)"))
+                             "about 1e-3 is healthy)", _lr_fix(run, 10)))
     first = telemetry[0]
     std, biggest = first.get("input_std"), first.get("input_max_abs")
     if std is not None and biggest is not None and (std > INPUT_STD or biggest > INPUT_MAX):

@@ -266,9 +266,11 @@ class _Evidence:
                              both) if run.has_val and both else self.mon
         self.chance = math.log(run.classes) + self.shift if run.classes else None
         first = max(self.mon.trend[0], self.mon.raw[0]) if self.mon.raw else math.nan
-        self.yardstick = max(first, self.chance) if self.chance else first
+        # the start, or chance level when the run starts there (or below): where learning starts
+        self.yardstick = self.chance if self.chance and first <= 1.05 * self.chance else first
         self.yardstick_text = (f"chance level log({run.classes}) = {self.chance - self.shift:.3f}"
-                               if self.chance else f"its first epochs' level {first:.4g}")
+                               if self.chance and self.yardstick == self.chance else
+                               f"its first epochs' level {first - self.shift:.4g}")
         self.quality = _score(run)
         self.facts.update(noise=self.mon.noise, glitches=len(self.glitches))
 
@@ -352,23 +354,42 @@ class _Evidence:
                 f"{', '.join(str(self._label(m.at[k])) for k in spikes[:6])}), each over "
                 f"{SPIKE_WIDTHS:.0f} noise widths off its trend", "lower the learning rate or "
                 "clip the gradients")
-        return self._collapsed()
+        return self._collapsed() or self._degrading()
 
     def _collapsed(self) -> Diagnosis | None:
-        m, low = self.mon, self.mon.low
-        fall = self.yardstick - m.trend[low]
-        back = m.trend[-1] - m.trend[low]
-        late = m.trend[-3:]
-        train_back = self.train.trend[-1] - min(self.train.trend)
-        if fall <= 0 or back < 0.75 * fall or len(m.raw) - 1 - low < 3 or \
-                max(late) - min(late) > 0.1 * fall or train_back < 0.5 * back:
-            return None  # the training loss must have come back up too (else: overfitting)
+        """Dead flat at a high level at the end, after having been clearly elsewhere: the
+        network stopped responding (a loss stuck there from the start is underfitting)."""
+        m = self.mon
+        late = m.raw[-max(3, len(m.raw) // 4):]
+        level = statistics.fmean(late)
+        earlier = m.raw[: len(m.raw) - len(late)]
+        if len(m.raw) < 6 or not self._high() or max(late) - min(late) > 0.01 * level or \
+                not earlier or max(abs(v - level) for v in earlier) < 0.2 * level:
+            return None
         self.facts["collapse"] = True
+        k = max(range(len(earlier)), key=lambda i: abs(earlier[i] - level))
         return self._diagnosis(
-            "unstable", 0.75, f"the {self.name} fell to {self._value(m, low):.4g} (epoch "
-            f"{self._label(m.at[low])}), then went back up to {self._value(m, -1):.4g}, near "
-            f"{self.yardstick_text}, and stayed there: training collapsed",
-            "lower the learning rate; look for dying ReLUs", keep=True)
+            "unstable", 0.75, f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch "
+            f"{self._label(m.at[k])}, then went to {level - self.shift:.4g} and stayed there "
+            f"for the last {len(late)} epochs, not moving by 1%: training collapsed",
+            "lower the learning rate; look for dying ReLUs")
+
+    def _degrading(self) -> Diagnosis | None:
+        """The monitored loss rose well above its minimum, persistently, and the training
+        loss did not fall meanwhile: not overfitting, the training itself got worse."""
+        m, t, low = self.mon, self.train, self.mon.low
+        rise = m.trend[-1] - m.trend[low]
+        needed = max(OVERFIT_RISE * m.trend[low], RISE_WIDTHS * m.noise)
+        if len(m.raw) - 1 - low < OVERFIT_EPOCHS_PAST or rise <= needed or \
+                not all(x > m.trend[low] + needed / 2 for x in m.trend[-3:]) or \
+                (t is not m and self._train_fell(low)):
+            return None
+        self.facts["oscillation"] = True
+        return self._diagnosis(
+            "unstable", 0.65, f"the {self.name} rose from {self._value(m, low):.4g} (its trend "
+            f"at epoch {self._label(m.at[low])}) to {self._value(m, -1):.4g}, above the "
+            f"{needed:.3g} that counts, while the training loss did not fall: training degrades",
+            "lower the learning rate")
 
     # -- 3. overfitting -------------------------------------------------------------
 
@@ -381,21 +402,30 @@ class _Evidence:
         rise = end - v.trend[low]
         needed = max(OVERFIT_RISE * v.trend[low], RISE_WIDTHS * v.noise,
                      0.02 * (self.yardstick - v.trend[low]))
-        train_fell = t.trend[-1] < t.trend[min(low, len(t.trend) - 1)]
+        train_fell = self._train_fell(low)
         persistent = all(x > v.trend[low] + needed / 2 for x in v.trend[-3:])
         if rise > needed and past >= max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10) and \
                 train_fell and persistent:
             strength = min(rise / needed, 4.0)
+            best = min(range(len(v.raw)), key=v.raw.__getitem__)
             return self._diagnosis(
                 "overfitting", 0.55 + 0.1 * strength,
-                f"the validation loss fell to {self._value(v, low):.4g} at epoch "
-                f"{self._label(v.at[low])}, then rose to {end - self.shift:.4g} (mean of the "
-                f"last 3 epochs) over {past} epochs: +{rise:.3g}, above the {needed:.3g} that "
-                f"counts (max of {OVERFIT_RISE:.0%}, {RISE_WIDTHS:.0f} noise widths)",
+                f"the validation loss was lowest at epoch {self._label(v.at[best])} "
+                f"({v.raw[best] - self.shift:.4g}); its trend then rose from "
+                f"{self._value(v, low):.4g} to {end - self.shift:.4g} (mean of the last 3 "
+                f"epochs) over {past} epochs: +{rise:.3g}, above the {needed:.3g} that counts "
+                f"(max of {OVERFIT_RISE:.0%}, {RISE_WIDTHS:.0f} noise widths)",
                 f"meanwhile the training loss kept falling, to {self._value(t, -1):.4g}",
-                f"keep epoch {self._label(v.at[low])} (early stopping with restore_best does "
+                f"keep epoch {self._label(v.at[best])} (early stopping with restore_best does "
                 "it), or regularise: dropout, weight decay, more data, a smaller model")
         return None
+
+    def _train_fell(self, low: int) -> bool:
+        """Whether the training loss's trend fell after position ``low`` of the monitored
+        curve, by more than its noise and 2% of its level."""
+        t = self.train
+        at = t.trend[min(low, len(t.trend) - 1)]
+        return at - t.trend[-1] > max(2 * t.noise, 0.02 * at)
 
     def _wide_gap(self) -> Diagnosis | None:
         v, t = self.mon, self.train
@@ -454,11 +484,15 @@ class _Evidence:
     def _underfitting(self) -> Diagnosis | None:
         if not (self._high() and self._close()):
             return None
-        final = self._value(self.mon, -1)
+        m = self.mon
+        k = min(max(3, len(m.trend) // 5), len(m.trend) - 1)
+        fell = m.trend[0] - m.trend[-1]
+        share = (m.trend[-k - 1] - m.trend[-1]) / fell if fell > 0 and k >= 1 else 0.0
+        recent = f"; its last {k} epochs brought {share:.0%} of its fall" if share > 0 else ""
         return self._diagnosis(
             "underfitting", 0.8 if self.chance else 0.55 if self.quality is not None else 0.45,
-            f"the {self.name} levelled off at {final:.4g}, "
-            f"{self.mon.trend[-1] / self.yardstick:.0%} of {self.yardstick_text}: high",
+            f"the {self.name} levelled off at {self._value(m, -1):.4g}, "
+            f"{m.trend[-1] / self.yardstick:.0%} of {self.yardstick_text}: high{recent}",
             f"the training loss is as high ({self._value(self.train, -1):.4g}): even the "
             "training data is not fitted", "use a larger model (wider or deeper layers), less "
             "regularisation, or a better learning rate")
