@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "explain": "nnfoundations.autodiff.explain",
     "Diagnosis": "nnfoundations.diagnosis.rules",
     "diagnose": "nnfoundations.diagnosis.rules",
+    "diagnose_file": "nnfoundations.diagnosis.rules",
+    "read_runs": "nnfoundations.diagnosis.readers",
     "History": "nnfoundations.history",
     "build_model": "nnfoundations.training.model",
     "count_parameters": "nnfoundations.training.model",
@@ -37,20 +39,24 @@ _EXPORTS: dict[str, str] = {
     "DeadUnits": "nnfoundations.training.units",
     "dead_units": "nnfoundations.training.units",
     "plot_history": "nnfoundations.training.plots",
+    "lr_find": "nnfoundations.training.lr_finder",
 }
 __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
     "DeadUnits", "Diagnosis", "Explanation", "History", "StopDecision", "Value", "build_model",
-    "count_parameters", "dead_units", "diagnose", "early_stopping", "evaluate", "explain", "fit",
-    "plot_history", "train_one_step", "updates_per_epoch",
+    "count_parameters", "dead_units", "diagnose", "diagnose_file", "early_stopping", "evaluate",
+    "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
+    "updates_per_epoch",
 ]
 
 if TYPE_CHECKING:
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
-    from nnfoundations.diagnosis.rules import Diagnosis, diagnose
+    from nnfoundations.diagnosis.readers import read_runs
+    from nnfoundations.diagnosis.rules import Diagnosis, diagnose, diagnose_file
     from nnfoundations.history import History
     from nnfoundations.training.batches import updates_per_epoch
     from nnfoundations.training.loop import fit
+    from nnfoundations.training.lr_finder import lr_find
     from nnfoundations.training.model import build_model, count_parameters
     from nnfoundations.training.plots import plot_history
     from nnfoundations.training.step import evaluate, train_one_step

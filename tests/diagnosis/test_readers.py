@@ -161,3 +161,17 @@ def test_what_is_not_a_log_is_refused_in_one_line(tmp_path, capsys, content, mat
 def test_a_folder_without_a_log_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"holds no log"):
         read_runs(tmp_path)
+
+
+def test_the_cli_takes_column_names_and_the_number_of_classes(tmp_path, capsys):
+    log = write(tmp_path / "log.csv", "it,fit,check\n" + "".join(
+        f"{e},2.2,2.25\n" for e in range(8)))
+    argv = ["diagnose", str(log), "--epoch-col", "it", "--train-col", "fit",
+            "--val-col", "check", "--json"]
+    assert main(argv) == 0
+    unknown = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--classes", "10"]) == 0
+    known = json.loads(capsys.readouterr().out)
+    assert unknown["columns"]["train"] == "fit" and known["verdict"] == "underfitting"
+    assert "chance level log(10)" in known["reasons"][0]
+    assert "chance" not in unknown["reasons"][0]

@@ -23,7 +23,7 @@ def plot_history(history: History, path: str | Path,
                  diagnosis: Diagnosis | None = None) -> Path:
     """Draw the loss curves (and validation accuracy) of a run into a PNG file.
 
-    The best epoch and the suggested stop are marked, and the verdict of
+    The best epoch and the epoch to keep are marked, and the verdict of
     :func:`~nnfoundations.diagnosis.rules.diagnose` is in the title.
 
     Args:
@@ -57,8 +57,8 @@ def plot_history(history: History, path: str | Path,
         ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
         ax.grid(alpha=0.3)
         ax.legend()
-    stop = "keep training" if diagnosis.stop_epoch is None else \
-        f"suggested stop: epoch {diagnosis.stop_epoch}"
+    stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
+        f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
     return _save(fig, path)
 
@@ -79,10 +79,10 @@ def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
         same = diagnosis.stop_epoch == diagnosis.best_epoch
         ax.axvline(diagnosis.best_epoch, color="tab:red" if same else "tab:gray", linestyle=":",
                    label=f"best epoch {diagnosis.best_epoch}"
-                   + (" = suggested stop" if same else ""))
+                   + (" = the one to keep" if same else ""))
     if diagnosis.stop_epoch is not None and diagnosis.stop_epoch != diagnosis.best_epoch:
         ax.axvline(diagnosis.stop_epoch, color="tab:red", linestyle="--",
-                   label=f"suggested stop {diagnosis.stop_epoch}")
+                   label=f"keep epoch {diagnosis.stop_epoch}")
     losses = [v for v in history.train_loss + history.monitored if v > 0]
     if losses and max(losses) / min(losses) > 20:  # let the small late losses show
         ax.set_yscale("log")
