@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,11 @@ def test_the_cli_takes_column_names_and_the_number_of_classes(tmp_path, capsys):
     assert unknown["columns"]["train"] == "fit" and known["verdict"] == "underfitting"
     assert "chance level log(10)" in known["reasons"][0]
     assert "chance" not in unknown["reasons"][0]
+
+
+def test_without_tensorboard_an_event_file_gets_a_clear_message(tmp_path, monkeypatch):
+    event = write(tmp_path / "events.out.tfevents.1.host", "")
+    monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator",
+                        None)  # as if the extra were not installed
+    with pytest.raises(ValueError, match=r"pip install 'nnfoundations\[tensorboard\]'"):
+        read_runs(event)
