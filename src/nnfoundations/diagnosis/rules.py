@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
-from nnfoundations.diagnosis.curves import Curves
+from nnfoundations.diagnosis.curves import Curves, finite
 from nnfoundations.history import History, StopKind
 
 if TYPE_CHECKING:
@@ -256,21 +256,20 @@ class _Evidence:
         mon = run.val if run.has_val else run.train
         self.name = "validation loss" if run.has_val else "training loss"
         self.bad_tail, self.glitches = _non_finite(mon), _glitches(mon)
-        keep = [k for k, v in enumerate(mon) if v is not None and math.isfinite(v)]
-        self.shift = _shift([v for s in (run.train, run.val) for v in s
-                             if v is not None and math.isfinite(v)])
-        self.mon = _Series([mon[k] + self.shift for k in keep], keep)  # type: ignore[operator]
-        both = [k for k in keep if run.train[k] is not None
-                and math.isfinite(run.train[k])]  # type: ignore[arg-type]
-        self.train = _Series([run.train[k] + self.shift for k in both],  # type: ignore[operator]
-                             both) if run.has_val and both else self.mon
+        keep = _finite_at(mon)
+        self.shift = _shift(finite(run.train) + finite(run.val))
+        self.mon = _Series([v + self.shift for v in _at(mon, keep)], keep)
+        both = sorted(set(keep) & set(_finite_at(run.train)))
+        self.train = _Series([v + self.shift for v in _at(run.train, both)], both) \
+            if run.has_val and both else self.mon
         self.chance = math.log(run.classes) + self.shift if run.classes else None
+        self.chance_text = f"chance level log({run.classes}) = {math.log(run.classes):.3f}" \
+            if run.classes else ""
         first = max(self.mon.trend[0], self.mon.raw[0]) if self.mon.raw else math.nan
         # the start, or chance level when the run starts there (or below): where learning starts
         self.yardstick = self.chance if self.chance and first <= 1.05 * self.chance else first
-        self.yardstick_text = (f"chance level log({run.classes}) = {self.chance - self.shift:.3f}"
-                               if self.chance and self.yardstick == self.chance else
-                               f"its first epochs' level {first - self.shift:.4g}")
+        self.yardstick_text = self.chance_text if self.yardstick == self.chance else \
+            f"its first epochs' level {first - self.shift:.4g}"
         self.quality = _score(run)
         self.facts.update(noise=self.mon.noise, glitches=len(self.glitches))
 
@@ -326,7 +325,7 @@ class _Evidence:
             self.facts["blow_up"] = True
             return self._diagnosis(
                 "diverged", 0.85, f"the {self.name} ends at {self._value(self.mon, -1):.4g}, "
-                f"more than {ABOVE_CHANCE}x {self.yardstick_text}: worse than guessing, and it "
+                f"more than {ABOVE_CHANCE}x {self.chance_text}: worse than guessing, and it "
                 "did not come back down", "lower the learning rate (by 10x), or check the "
                 "labels", keep=False)
         return None
@@ -550,6 +549,14 @@ def _score(run: Curves) -> float | None:
     if max(values) <= 1:
         return statistics.median(values[-3:])
     return statistics.median(values[-3:]) / 100 if max(values) <= 100 else None
+
+
+def _finite_at(values: Sequence[float | None]) -> list[int]:
+    return [k for k, v in enumerate(values) if v is not None and math.isfinite(v)]
+
+
+def _at(values: Sequence[float | None], positions: list[int]) -> list[float]:
+    return [v for v in (values[k] for k in positions) if v is not None]
 
 
 def _non_finite(values: Sequence[float | None]) -> int | None:
