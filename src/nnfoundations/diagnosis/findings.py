@@ -41,7 +41,7 @@ def findings(run: Curves, facts: dict[str, Any], verdict: str) -> list[Finding]:
                              _lr_fix(run, 0.1)))
     rate = facts.get("fall_rate")
     if "lr_too_low" not in names and not run.telemetry and verdict == "not_converged" \
-            and rate is not None and rate < 0.03 and facts.get("noise", 1.0) < 1e-2:
+            and rate is not None and rate < 0.03 and facts.get("noise_share", 1.0) < 0.01:
         found.append(Finding("lr_too_low", f"the loss falls steadily but slowly, {rate:.1%} "
                              "per epoch", _lr_fix(run, 10)))
     return found

@@ -271,7 +271,9 @@ class _Evidence:
         self.yardstick_text = self.chance_text if self.yardstick == self.chance else \
             f"its first epochs' level {first - self.shift:.4g}"
         self.quality = _score(run)
-        self.facts.update(noise=self.mon.noise, glitches=len(self.glitches))
+        level = statistics.median(self.mon.trend) if self.mon.raw else 0.0
+        self.facts.update(noise=self.mon.noise, glitches=len(self.glitches),
+                          noise_share=self.mon.noise / level if level > 0 else math.inf)
 
     # -- the verdict ------------------------------------------------------------------
 
