@@ -22,6 +22,16 @@ def positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def seed(name: str, value: object) -> int:
+    """Return ``value`` if it is an int in [0, 2**32), what random number generators take."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InvalidTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    number = int(value)
+    if not 0 <= number < 2**32:
+        raise InvalidValueError(f"{name} must be a non-negative int below 2**32, got {value!r}")
+    return number
+
+
 def real_number(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, Real):

@@ -12,9 +12,11 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from nnfoundations import __version__
 from nnfoundations._errors import InputError, first_line
@@ -30,6 +32,28 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"nnf: error: {message} (see '{self.prog} --help')\n")
+
+
+def _command_parser(common: argparse.ArgumentParser) -> type[_Parser]:
+    """The parser class of each command: ours, with the options every command takes."""
+
+    class Command(_Parser):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["parents"] = [common, *kwargs.get("parents", [])]
+            super().__init__(*args, **kwargs)
+
+    return Command
+
+
+def _patience(text: str) -> int | None:
+    """``--patience``: epochs, or ``none`` (or 0) for no early stopping."""
+    if text.strip().lower() in ("none", "0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of epochs or 'none', got {text!r}") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -73,9 +97,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from nnfoundations._files import atomic_write_text
+    from nnfoundations._files import atomic_write_text, writable_file
     from nnfoundations.app.runs import predict_run
 
+    if args.out:
+        writable_file(args.out)
     predictions, proba, classes = predict_run(args.run_dir, args.data, args.label)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -151,8 +177,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     _add_data_and_model(p, d)
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument("--patience", type=int, default=d.patience,
-                   help=f"early-stopping patience in epochs (default {d.patience})")
+    p.add_argument("--patience", type=_patience, default=d.patience,
+                   help=f"early-stopping patience in epochs, or 'none' (default {d.patience})")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=_cmd_train)
@@ -225,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "networks, runnable: train, evaluate, predict, diagnose, plot, explain.")
     parser.add_argument("--version", action="version", version=f"nnf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # --debug after the command too; SUPPRESS keeps a --debug given before it
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_command_parser(debug))
     _add_train(commands)
     _add_others(commands)
     _add_explain(commands)
@@ -233,11 +264,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``nnf`` with ``argv`` (default: the process's arguments) and return its status."""
+    """Run ``nnf`` with ``argv`` (default: the process's arguments) and return its status.
+
+    Warnings raised on the way (a library's deprecation, a cast) are shown after a command
+    that succeeds, one line each; an error is one line alone.
+    """
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        status = _run(args)
+    if status == 0:
+        for warning in dict.fromkeys(first_line(Warning(w.message)) for w in caught):
+            print(f"nnf: warning: {warning}", file=sys.stderr)
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args)
         return status
+    except BrokenPipeError:  # the reader went away (nnf ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (InputError, *BOUNDARY_ERRORS) as err:
         if args.debug:
             raise

@@ -85,6 +85,7 @@ def split_data(
     Returns:
         A :class:`Split` of float32 features and int64 labels.
     """
+    seed = _checks.seed("seed", seed)
     val_fraction = _checks.fraction("val_fraction", val_fraction, low_open=True)
     test_fraction = _checks.fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from nnfoundations._errors import InvalidValueError, first_line
+from nnfoundations._files import new_directory
 from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, read_data
 from nnfoundations.app.preprocess import (
@@ -37,7 +38,7 @@ from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
 from nnfoundations.training.model import build_model
-from nnfoundations.training.plots import plot_history, plot_lr_find
+from nnfoundations.training.plots import check_image_path, plot_history, plot_lr_find
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
@@ -69,9 +70,7 @@ def train_run(cfg: TrainConfig) -> RunResult:
     """Load the data, split, standardise, train with :func:`fit`, test, diagnose, and write
     the run directory (``cfg.out``, default ``runs/<timestamp>``)."""
     device = resolve_device(cfg.device)
-    out = Path(cfg.out) if cfg.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if out.exists():
-        raise InvalidValueError(f"{out} already exists; choose another --out")
+    out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     table, split, classes, architecture, model = _prepare(cfg)
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -81,7 +80,8 @@ def train_run(cfg: TrainConfig) -> RunResult:
     metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
     model_state = _model_state(model, architecture, split.standardizer, classes,
                                table.feature_names)
-    _write_run(out, model_state, history, diagnosis, metrics, asdict(cfg))
+    out = _write_run(out, model_state, history, diagnosis, metrics, asdict(cfg),
+                     unique=cfg.out is None)
     return RunResult(out, history, diagnosis, metrics)
 
 
@@ -90,6 +90,7 @@ def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
     """The learning-rate sweep of ``nnf lr-find``: the model and training part ``nnf train``
     would use, swept, and plotted to ``plot``."""
     device = resolve_device(cfg.device)
+    check_image_path(plot)
     _, split, _, _, model = _prepare(cfg)
     model.to(device)
     found = lr_find(model, (split.X_train, split.y_train), start_lr=start_lr, end_lr=end_lr,
@@ -145,7 +146,10 @@ def _model_state(model: nn.Module, architecture: dict, standardizer: Standardize
 
 
 def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagnosis,
-               metrics: dict, settings: dict) -> None:
+               metrics: dict, settings: dict, unique: bool) -> Path:
+    """Write the run into a temporary folder and rename it to ``out`` (when ``unique``, to
+    the first free ``out-2``, ``out-3`` ...: two runs started in the same second both
+    land)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
@@ -156,10 +160,22 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
         for name, data in (("metrics.json", metrics), ("settings.json",
                                                        {**settings, "fit": history.settings})):
             (tmp / name).write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-        tmp.rename(out)
+        return _rename_free(tmp, out, unique)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _rename_free(tmp: Path, out: Path, unique: bool) -> Path:
+    for k in range(1, 1000 if unique else 2):
+        target = out if k == 1 else out.with_name(f"{out.name}-{k}")
+        try:
+            tmp.rename(target)  # fails when the target exists and is not empty
+            return target
+        except OSError:
+            if not unique or not target.exists():
+                raise
+    raise InvalidValueError(f"no free run directory name beside {out}")
 
 
 @dataclass

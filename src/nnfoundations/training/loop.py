@@ -178,11 +178,19 @@ def fit(
     if resume is not None:
         run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
                                            adopt_seed=seed is None)
+    initial = _snapshot(model) if settings.restore_best and run.best is None else None
     with _ctrl_c_stops_after_the_step() as stop_flag:
         run.train(stop_flag)
     if settings.restore_best and run.best is not None:
         model.load_state_dict(run.best)
+    elif initial is not None and run.history.stop_kind is StopKind.NON_FINITE:
+        model.load_state_dict(initial)  # a first epoch gone non-finite must not leave NaNs
+        run.history.stop_reason += "; no epoch finished, so the initial weights are restored"
     return run.history
+
+
+def _snapshot(model: nn.Module) -> StateDict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @dataclass
@@ -218,7 +226,7 @@ class _Run:
         if self.telemetry is not None and len(self.history) == epoch:
             self.history.telemetry.append(self.telemetry.record)
         if decision.improved:
-            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = _snapshot(self.model)
         if len(self.history) == epoch:  # the epoch completed
             if self.show:
                 tqdm.write(_summary(self.history, decision), file=sys.stderr)

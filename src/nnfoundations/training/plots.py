@@ -11,12 +11,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from nnfoundations._errors import InvalidValueError
-from nnfoundations._files import atomic_write_bytes
+from nnfoundations._files import atomic_write_bytes, writable_file
 from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 
 if TYPE_CHECKING:
     from nnfoundations.training.lr_finder import LRFind
+
+#: The suffixes a plot may be written as.
+IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
 
 def plot_history(history: History, path: str | Path,
@@ -43,6 +46,7 @@ def plot_history(history: History, path: str | Path,
     """
     if not history.records:
         raise InvalidValueError("the History has no epochs to plot")
+    check_image_path(path)  # before any drawing
     diagnosis = diagnosis or diagnose(history)
     has_acc = any(v is not None for v in history.val_acc)
     # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone
@@ -66,9 +70,20 @@ def plot_history(history: History, path: str | Path,
 def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format=check_image_path(path), dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
+
+
+def check_image_path(path: str | Path) -> str:
+    """The image format a file name asks for (its suffix), once the destination is known to
+    be writable: call it before the work whose result is drawn."""
+    writable_file(path)
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in IMAGE_FORMATS:
+        raise InvalidValueError(f"{path}: cannot write a {suffix or 'suffix-less'} image; "
+                                f"name it .{', .'.join(IMAGE_FORMATS)}")
+    return "jpeg" if suffix == "jpg" else suffix
 
 
 def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
@@ -95,6 +110,7 @@ def plot_lr_find(found: LRFind, path: str | Path) -> Path:
     """Draw a learning-rate sweep (loss against log lr) and its suggestion into a PNG."""
     if not found.lrs:
         raise InvalidValueError("the sweep has no steps to plot")
+    check_image_path(path)
     fig = Figure(figsize=(6.5, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.subplots()

@@ -49,9 +49,6 @@ class FitSettings:
         """Check each setting, naming a bad one and what is allowed; draw a seed for None."""
         if _checks.real_number("min_delta", min_delta) < 0:
             raise InvalidValueError(f"min_delta must be >= 0, got {min_delta!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
-                                 or seed < 0):
-            raise InvalidValueError(f"seed must be a non-negative int or None, got {seed!r}")
         return cls(
             epochs=_checks.positive_int("epochs", epochs),
             batch_size=_checks.positive_int("batch_size", batch_size),
@@ -64,7 +61,8 @@ class FitSettings:
             patience=None if patience is None else _checks.positive_int("patience", patience),
             min_delta=float(min_delta),  # type: ignore[arg-type]
             restore_best=bool(restore_best),
-            seed=seed if seed is not None else int(torch.randint(2**31 - 1, ()).item()),
+            seed=_checks.seed("seed", seed) if seed is not None else
+            int(torch.randint(2**31 - 1, ()).item()),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""The edges a new user and a hostile input hit: closed pipes, NaN first epochs, output paths
+checked before the work, run names that never collide, warnings kept out of error lines."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from nnfoundations import build_model, fit
+from nnfoundations.app import runs
+from nnfoundations.app.cli import main
+from nnfoundations.app.config import TrainConfig
+from nnfoundations.history import StopKind
+
+QUICK = ["--epochs", "2", "--hidden", "8", "--quiet"]
+
+
+def cli(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_closed_stdout_ends_quietly():
+    child = subprocess.Popen([sys.executable, "-m", "nnfoundations", "explain", "cost"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before the first line is written
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 141 and err == b""
+
+
+def test_a_nan_first_epoch_leaves_the_initial_weights(digits):
+    torch.manual_seed(0)
+    model = build_model(64, [16], 10)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    history = fit(model, (digits.X_train, digits.y_train), epochs=3, lr=1e30,
+                  optimizer="sgd", seed=0, progress=False)
+    assert history.stop_kind is StopKind.NON_FINITE and len(history) == 0
+    assert all(torch.equal(start[k], v) for k, v in model.state_dict().items())
+    assert history.stop_reason.endswith("no epoch finished, so the initial weights are restored")
+
+
+@pytest.mark.parametrize("value", ["none", "0", "None"])
+def test_patience_none_turns_early_stopping_off(capsys, tmp_path, value):
+    assert cli(capsys, "train", *QUICK, "--patience", value, "--out", tmp_path / "r")[0] == 0
+    assert '"patience": null' in (tmp_path / "r" / "history.json").read_text()
+
+
+def test_a_bad_patience_and_seed_are_one_line_errors(capsys, tmp_path):
+    with pytest.raises(SystemExit) as usage:
+        main(["train", *QUICK, "--patience", "soon", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert usage.value.code == 2 and "expected a number of epochs or 'none'" in err
+    status, _, err = cli(capsys, "train", *QUICK, "--seed", "-1", "--out", tmp_path / "r")
+    assert status == 2 and "seed must be a non-negative int" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_debug_works_after_the_command_too(capsys):
+    with pytest.raises(ValueError, match=r"--wrt 'q' is not a node"):
+        main(["explain", "warmup", "--wrt", "q", "--debug"])
+    with pytest.raises(ValueError, match=r"--wrt 'q' is not a node"):
+        main(["--debug", "explain", "warmup", "--wrt", "q"])
+
+
+@pytest.fixture()
+def history_file(tmp_path, capsys):
+    assert cli(capsys, "train", *QUICK, "--out", tmp_path / "run")[0] == 0
+    return tmp_path / "run" / "history.json"
+
+
+def test_plot_writes_the_format_its_name_asks_for(capsys, history_file, tmp_path):
+    assert cli(capsys, "plot", history_file, "-o", tmp_path / "c.jpg")[0] == 0
+    assert (tmp_path / "c.jpg").read_bytes()[:2] == b"\xff\xd8"  # JPEG, not PNG bytes
+    assert cli(capsys, "plot", history_file, "-o", tmp_path / "c.svg")[0] == 0
+    assert b"<svg" in (tmp_path / "c.svg").read_bytes()[:500]
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("c.gif", "cannot write a gif image; name it .png, .pdf, .svg, .jpg, .jpeg"),
+    ("missing/c.png", "the folder"),
+    (".", "is a directory"),
+])
+def test_plot_refuses_a_destination_it_cannot_write(capsys, history_file, tmp_path, target,
+                                                    message):
+    status, _, err = cli(capsys, "plot", history_file, "-o", tmp_path / target)
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "c.gif").exists()
+
+
+def test_output_paths_are_checked_before_training(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for out, message in ((blocker / "run", "is not a folder"), (dangling, "already exists")):
+        status, _, err = cli(capsys, "train", "--epochs", "100", "--out", out)
+        assert status == 2 and message in err and err.count("\n") == 1  # no epoch line
+    status, _, err = cli(capsys, "predict", tmp_path / "no-run", "--data", "digits", "--out",
+                         tmp_path / "missing" / "p.csv")
+    assert status == 2 and "the folder" in err  # refused before the run is even read
+
+
+def test_two_default_runs_in_the_same_second_both_land(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-000000")
+    config = TrainConfig(hidden=[8], epochs=1, quiet=True)
+    first = runs.train_run(config).path
+    # a second run that found the name free at its start, as a concurrent one would
+    monkeypatch.setattr(runs, "new_directory", lambda path: os.fspath(path) and path)
+    second = runs.train_run(config).path
+    assert first.name == "20261201-000000" and second.name == "20261201-000000-2"
+    assert (first / "model.pt").is_file() and (second / "model.pt").is_file()
+
+
+def test_warnings_follow_a_success_and_never_join_an_error(capsys, monkeypatch):
+    import nnfoundations.autodiff.queries as queries
+
+    def noisy(*args, **kwargs):
+        warnings.warn("something was cast\nwith detail", UserWarning, stacklevel=1)
+        return "the answer"
+
+    monkeypatch.setattr(queries, "explain_query", noisy)
+    status, out, err = cli(capsys, "explain", "warmup")
+    assert status == 0 and out == "the answer\n"
+    assert err == "nnf: warning: something was cast\n"
+
+    def failing(*args, **kwargs):
+        warnings.warn("a warning", UserWarning, stacklevel=1)
+        raise ValueError("x") from None
+
+    monkeypatch.setattr(queries, "explain_query", failing)
+    status, _, err = cli(capsys, "explain", "warmup")
+    assert status == 1 and err.count("\n") == 1 and "warning" not in err
