@@ -1,5 +1,6 @@
 """fit(): batch semantics, early stopping, restoring, faults, resume, reproducibility."""
 
+import math
 import os
 import signal
 
@@ -262,7 +263,7 @@ def test_bad_settings_fail_before_training(kwargs, error, match):
          r"train: X and y differ in length: 8 examples but 7 labels"),
         ((torch.randn(0, 4), torch.zeros(0, dtype=torch.long)), ValueError, r"train is empty"),
         ([[1.0]], TypeError, r"train must be an \(X, y\) pair of tensors"),
-        ("data.csv", TypeError, r"train must be an \(X, y\) pair of tensors or a torch Dataset"),
+        ("data.csv", TypeError, r"train must be an \(X, y\) pair of tensors or NumPy arrays"),
     ],
 )
 def test_bad_training_data(train, error, match):
@@ -292,3 +293,15 @@ def test_resume_without_a_seed_takes_the_saved_runs(digits, tmp_path):
     resumed = fit(resumed_model, train, val, epochs=3, resume=ckpt, progress=False)
     assert resumed.settings["seed"] == 8
     assert without_seconds(resumed) == without_seconds(whole)
+
+
+def test_numpy_arrays_and_float64_tensors_train_a_float32_model(digits):
+    X, y = digits.X_train[:200], digits.y_train[:200]
+    Xv, yv = digits.X_val, digits.y_val
+    for train, val in (((X.double().numpy(), y.int().numpy()), (Xv.numpy(), yv.numpy())),
+                       ((X.double(), y), (Xv.double(), yv))):
+        torch.manual_seed(0)
+        history = fit(build_model(64, [16], 10), train, val, epochs=2, seed=0, progress=False)
+        assert len(history) == 2 and all(math.isfinite(v) for v in history.val_loss)
+    with pytest.raises(TypeError, match=r"pair of tensors or NumPy arrays"):
+        fit(build_model(64, [16], 10), ([[0.0] * 64], [0]), epochs=1, progress=False)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator, Sized
 from typing import Any, cast
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -16,7 +17,7 @@ from nnfoundations._errors import InvalidTypeError, InvalidValueError
 #: Batches gathered together from the permuted data (bounded memory, few large gathers).
 GATHER_BATCHES = 64
 TensorPair = tuple[torch.Tensor, torch.Tensor]
-Data = TensorPair | Dataset
+Data = TensorPair | tuple[np.ndarray, np.ndarray] | Dataset
 
 
 def updates_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
@@ -31,13 +32,21 @@ def updates_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
-def tensor_pair(data: Any, name: str) -> TensorPair:
-    """``data`` as an ``(X, y)`` pair of tensors of the same non-zero length."""
+def tensor_pair(data: Any, name: str, dtype: torch.dtype | None = None) -> TensorPair:
+    """``data`` as an ``(X, y)`` pair of tensors of the same non-zero length.
+
+    NumPy arrays are taken too, and float features are cast once to ``dtype`` (the model's),
+    so float64 data trains a float32 model.
+    """
     if not isinstance(data, tuple | list) or len(data) != 2 \
-            or not all(isinstance(t, torch.Tensor) for t in data):
-        raise InvalidTypeError(f"{name} must be an (X, y) pair of tensors or a torch Dataset, "
-                               f"got {type(data).__name__}")
-    X, y = data
+            or not all(isinstance(t, torch.Tensor | np.ndarray) for t in data):
+        raise InvalidTypeError(f"{name} must be an (X, y) pair of tensors or NumPy arrays, or "
+                               f"a torch Dataset, got {type(data).__name__}")
+    X, y = (torch.as_tensor(t) for t in data)
+    if dtype is not None and X.is_floating_point() and X.dtype != dtype:
+        X = X.to(dtype)
+    if not y.is_floating_point() and y.dtype != torch.int64:
+        y = y.long()  # class indices, as the losses want them
     if len(X) == 0:
         raise InvalidValueError(f"{name} is empty: it needs at least one example")
     if len(X) != len(y):
@@ -46,7 +55,7 @@ def tensor_pair(data: Any, name: str) -> TensorPair:
     return X, y
 
 
-def val_tensors(val: Data | None) -> TensorPair | None:
+def val_tensors(val: Data | None, dtype: torch.dtype | None = None) -> TensorPair | None:
     """Validation data as one ``(X, y)`` pair (a Dataset is collated once)."""
     if val is None:
         return None
@@ -55,14 +64,15 @@ def val_tensors(val: Data | None) -> TensorPair | None:
         if n == 0:
             raise InvalidValueError("val is empty: it needs at least one example")
         return cast(TensorPair, tuple(next(iter(DataLoader(val, batch_size=n)))))
-    return tensor_pair(val, "val")
+    return tensor_pair(val, "val", dtype)
 
 
 class Batches:
     """The mini-batches of ``train``, epoch by epoch, exactly as
     ``DataLoader(shuffle=True, drop_last=False)`` draws them from the same generator."""
 
-    def __init__(self, train: Data, batch_size: int, device: torch.device) -> None:
+    def __init__(self, train: Data, batch_size: int, device: torch.device,
+                 dtype: torch.dtype | None = None) -> None:
         self.batch_size = batch_size
         self.dataset: Dataset | None = None
         self.tensors: TensorPair | None = None
@@ -71,7 +81,7 @@ class Batches:
             if self.n == 0:
                 raise InvalidValueError("train is empty: fit needs at least one example")
         else:
-            X, y = tensor_pair(train, "train")
+            X, y = tensor_pair(train, "train", dtype)
             self.tensors, self.n = (X.to(device), y.to(device)), len(X)
 
     def __len__(self) -> int:

@@ -19,6 +19,11 @@ def model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (float32 without any)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
 @contextmanager
 def inference(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode (dropout off) under ``torch.no_grad()``; the model's mode is restored after.

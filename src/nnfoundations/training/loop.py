@@ -27,7 +27,7 @@ from tqdm import tqdm
 from nnfoundations.history import History, StopKind
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
 from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
-from nnfoundations.training.inference import CHUNK_ROWS, model_device
+from nnfoundations.training.inference import CHUNK_ROWS, model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.settings import FitSettings
 from nnfoundations.training.step import evaluate, step
@@ -124,7 +124,9 @@ def fit(
 
     Args:
         model: the network; it is moved to ``device`` when one is given.
-        train: an ``(X, y)`` pair of tensors (fast path) or any torch ``Dataset``.
+        train: an ``(X, y)`` pair of tensors or NumPy arrays (fast path; float features are
+            cast once to the model's dtype, integer labels to int64), or any torch
+            ``Dataset``.
         val: validation data, as ``train``; None for none.
         epochs: the last epoch to train (a resumed run continues up to it).
         batch_size: examples per mini-batch (the last one may be smaller).
@@ -164,8 +166,8 @@ def fit(
     if seed is not None:
         torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    batches = Batches(train, settings.batch_size, model_device(model))
-    val_data = val_tensors(val)
+    batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model))
+    val_data = val_tensors(val, model_dtype(model))
     opt = make_optimizer(optimizer, model, settings.lr)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     recorded = {**settings.to_dict(), "n_train": batches.n,

@@ -16,7 +16,7 @@ from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.diagnosis.rules import running_median
 from nnfoundations.training.batches import Batches, Data
-from nnfoundations.training.inference import model_device
+from nnfoundations.training.inference import model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.step import step
 
@@ -91,7 +91,8 @@ def _sweep(model: nn.Module, train: Data, start_lr: float, end_lr: float, steps:
            batch_size: int, optimizer: OptimizerSpec, loss_fn: nn.Module,
            seed: int) -> tuple[list[float], list[float]]:
     generator = torch.Generator().manual_seed(seed)
-    batches = Batches(train, _checks.positive_int("batch_size", batch_size), model_device(model))
+    batches = Batches(train, _checks.positive_int("batch_size", batch_size), model_device(model),
+                      model_dtype(model))
     opt = make_optimizer(optimizer, model, start_lr)
     epochs = chain.from_iterable(batches.epoch(generator) for _ in repeat(None))
     lrs: list[float] = []
