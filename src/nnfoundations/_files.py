@@ -6,6 +6,7 @@ A crash or an error while writing leaves the old file (or none), never a half-wr
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +16,50 @@ from nnfoundations._errors import InvalidValueError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    Only a regular file is ever replaced: a link to one is written through (the link
+    stays), a character device such as ``/dev/stdout`` is written in place, and anything
+    else (a folder, a FIFO, a dangling link) is refused. A new file gets the mode the umask
+    allows, a replaced one keeps its own.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target, mode = _target(path)
+    if target is None:  # a character device: there is nothing to replace atomically
+        with path.open("wb") as f:
+            write(f)
+        return
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _target(path: Path) -> tuple[Path | None, int]:
+    """Where the atomic write lands and with what mode (None: write in place)."""
+    if not path.exists():
+        if path.is_symlink():
+            raise InvalidValueError(f"{path} is a link to nothing; refusing to write through it")
+        return path, 0o666 & ~current_umask()
+    info = path.stat()  # of what a link points to
+    if stat.S_ISCHR(info.st_mode):
+        return None, 0
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise InvalidValueError(f"{path} is {kind}; refusing to replace it")
+    return path.resolve(), stat.S_IMODE(info.st_mode)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -2,6 +2,7 @@
 checked before the work, run names that never collide, warnings kept out of error lines."""
 
 import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from nnfoundations import build_model, fit
+from nnfoundations._files import atomic_write_text
 from nnfoundations.app import runs
 from nnfoundations.app.cli import main
 from nnfoundations.app.config import TrainConfig
@@ -135,3 +137,59 @@ def test_warnings_follow_a_success_and_never_join_an_error(capsys, monkeypatch):
     monkeypatch.setattr(queries, "explain_query", failing)
     status, _, err = cli(capsys, "explain", "warmup")
     assert status == 1 and err.count("\n") == 1 and "warning" not in err
+
+
+@pytest.fixture()
+def umask():
+    def set_mask(mask):
+        os.umask(mask)
+    previous = os.umask(0o022)
+    yield set_mask
+    os.umask(previous)
+
+
+def test_new_files_and_run_directories_respect_the_umask(tmp_path, umask, capsys):
+    umask(0o022)
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    umask(0o077)
+    atomic_write_text(tmp_path / "b.txt", "x")
+    assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o600
+    umask(0o022)
+    assert cli(capsys, "train", *QUICK, "--out", tmp_path / "run")[0] == 0
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "run" / "history.json").stat().st_mode) == 0o644
+
+
+def test_a_replaced_file_keeps_its_mode_and_a_link_is_written_through(tmp_path):
+    target = tmp_path / "real.txt"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_what_is_not_a_regular_file_is_never_replaced(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for path, message in ((fifo, "not a regular file"), (tmp_path, "is a directory"),
+                          (dangling, "a link to nothing")):
+        with pytest.raises(ValueError, match=message):
+            atomic_write_text(path, "x")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not (tmp_path / "nowhere").exists()
+
+
+def test_a_character_device_is_written_in_place(tmp_path):
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    except PermissionError:
+        pytest.skip("mknod needs root")
+    atomic_write_text(node, "discarded")
+    assert stat.S_ISCHR(node.stat().st_mode)
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())

@@ -9,6 +9,7 @@ directory beside its final place and renamed at the end: a failed run leaves not
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -21,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from nnfoundations._errors import InvalidValueError, first_line
-from nnfoundations._files import new_directory
+from nnfoundations._files import current_umask, new_directory
 from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, read_data
 from nnfoundations.app.preprocess import (
@@ -153,6 +154,7 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
         atomic_save(model_state, tmp / "model.pt")
         history.to_json(tmp / "history.json")
         if history.records:
