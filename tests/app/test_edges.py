@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -193,3 +194,30 @@ def test_a_character_device_is_written_in_place(tmp_path):
     atomic_write_text(node, "discarded")
     assert stat.S_ISCHR(node.stat().st_mode)
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_float_idx_images_with_nan_are_refused(capsys, tmp_path):
+    images = np.zeros((4, 2, 2), dtype=">f4")
+    images[2, 1, 0] = np.nan
+    (tmp_path / "x-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 0x0D, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+        + images.tobytes())
+    (tmp_path / "x-labels-idx1-ubyte").write_bytes(
+        bytes([0, 0, 0x08, 1]) + (4).to_bytes(4, "big") + bytes([0, 1, 0, 1]))
+    status, _, err = cli(capsys, "train", *QUICK, "--data", tmp_path / "x-images-idx3-ubyte",
+                         "--out", tmp_path / "run")
+    assert status == 2 and "image 2, pixel 2: nan is not a finite number" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("spoil", "message"), [
+    (lambda s: s["state_dict"]["0.weight"].fill_(float("nan")), "non-finite weights"),
+    (lambda s: s["standardizer"]["std"].__setitem__(0, 0.0), "standard deviation"),
+])
+def test_a_model_that_can_only_answer_nan_is_refused_at_load(capsys, tmp_path, spoil, message):
+    assert cli(capsys, "train", *QUICK, "--out", tmp_path / "run")[0] == 0
+    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    spoil(state)
+    torch.save(state, tmp_path / "run" / "model.pt")
+    status, out, err = cli(capsys, "evaluate", tmp_path / "run", "--data", "digits")
+    assert status == 2 and message in err and out == ""

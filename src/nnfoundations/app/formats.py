@@ -204,6 +204,7 @@ def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     X = images.reshape(len(images), -1).astype(np.float64)
     if images.dtype == np.uint8:
         X /= 255.0  # pixels to [0, 1]
+    _finite(path, X, lambda i, j: f"image {i}, pixel {j}")
     candidates = [Path(labels)] if labels else labels_beside(path)
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:

@@ -223,7 +223,20 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     if len(standardizer.mean) != len(names) or len(classes) != \
             state["architecture"]["output_size"]:
         raise InvalidValueError(f"{path} is inconsistent: its preprocessing does not fit its model")
+    _usable(path, model, standardizer)
     return LoadedRun(model, standardizer, classes, names)
+
+
+def _usable(path: Path, model: nn.Module, standardizer: Standardizer) -> None:
+    """Refuse a model that can only answer NaN: non-finite weights or scaling."""
+    bad = [name for name, p in model.state_dict().items() if not torch.isfinite(p).all()]
+    if bad:
+        raise InvalidValueError(f"{path} holds non-finite weights (in {', '.join(bad[:3])}); "
+                                "the run diverged: train it again")
+    stats = np.concatenate([standardizer.mean, standardizer.std])
+    if not np.isfinite(stats).all() or (standardizer.std <= 0).any():
+        raise InvalidValueError(f"{path} holds a standardisation with a non-finite mean or a "
+                                "standard deviation that is not positive")
 
 
 def evaluate_run(run_dir: str | Path, data: str, label: str | None = None,
