@@ -221,3 +221,37 @@ def test_a_model_that_can_only_answer_nan_is_refused_at_load(capsys, tmp_path, s
     torch.save(state, tmp_path / "run" / "model.pt")
     status, out, err = cli(capsys, "evaluate", tmp_path / "run", "--data", "digits")
     assert status == 2 and message in err and out == ""
+
+
+def write_rows(path, header, rows):
+    path.write_text("\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\n")
+    return path
+
+
+def test_labels_are_kept_exactly(tmp_path):
+    from nnfoundations.app.formats import read_data
+
+    big = write_rows(tmp_path / "big.csv", ["a", "label"], [[1, "1e19"], [2, "2e19"], [3, "1e19"]])
+    assert sorted(set(read_data(str(big)).y.tolist())) == ["1e19", "2e19"]  # not merged
+    whole = write_rows(tmp_path / "whole.csv", ["a", "label"], [[1, "3"], [2, "4.0"]])
+    assert read_data(str(whole)).y.tolist() == [3, 4]
+    np.savez(tmp_path / "f.npz", X=np.zeros((3, 2)), y=np.array([0.5, 1.5, 0.5]))
+    assert read_data(str(tmp_path / "f.npz")).y.tolist() == [0.5, 1.5, 0.5]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([[1, "0"], [2, ""], [3, "1"]], "line 3: the label is empty"),
+    ([[1, "0"], [2, "nan"], [3, "1"]], "line 3: the label is nan"),
+])
+def test_empty_and_nan_labels_are_refused_with_their_row(capsys, tmp_path, rows, message):
+    data = write_rows(tmp_path / "d.csv", ["a", "label"], rows)
+    status, _, err = cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")
+    assert status == 2 and message in err
+
+
+def test_nan_labels_in_an_npz_are_refused(tmp_path):
+    from nnfoundations.app.formats import read_data
+
+    np.savez(tmp_path / "n.npz", X=np.zeros((3, 2)), y=np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"y\[1\]: the label is nan"):
+        read_data(str(tmp_path / "n.npz"))

@@ -93,7 +93,8 @@ def _read_csv(path: Path, label: str | None, need_labels: bool) -> Table:
     column = _label_column(path, header, label, need_labels)
     features = [j for j in range(len(header)) if j != column]
     X = _numbers(path, body, features, header)
-    y = None if column is None else _labels(np.array([row[column].strip() for row in body]))
+    y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
+                                            path, lambda k: f"line {k + 2}")
     return Table(X, y, [header[j] for j in features])
 
 
@@ -132,15 +133,27 @@ def _finite(path: Path, X: np.ndarray, where: Callable[[int, int], str]) -> None
                                 "(NaN and inf are refused)")
 
 
-def _labels(raw: np.ndarray) -> np.ndarray:
-    """Numeric labels as numbers (integers where they are whole), others as strings."""
+#: Whole numbers up to this size are exact as floats, so labels there may be read as ints.
+EXACT_INT = 2**53
+
+
+def _labels(raw: np.ndarray, path: Path, where: Callable[[int], str]) -> np.ndarray:
+    """Labels kept exactly: whole numbers as ints (while floats hold them exactly), other
+    numbers as they are, text as text; an empty or NaN label is refused with its row."""
+    text = raw.dtype.kind in "USO"
+    for k, value in enumerate(raw.tolist()):
+        shown = str(value).strip() if text else value
+        if shown in ("",) or (text and shown.lower() == "nan") or \
+                (not text and not np.isfinite(value)):
+            raise InvalidValueError(f"{path} {where(k)}: the label is {shown or 'empty'!s}; "
+                                    "every row needs a label (not empty, not NaN)")
     try:
         numbers = raw.astype(np.float64)
     except ValueError:
         return raw.astype(str)
-    if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
+    if np.all(numbers == np.round(numbers)) and np.all(np.abs(numbers) < EXACT_INT):
         return numbers.astype(np.int64)
-    return numbers
+    return raw.astype(str) if text else numbers
 
 
 def _read_npz(path: Path, need_labels: bool) -> Table:
@@ -165,7 +178,7 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
             raise InvalidValueError(
                 f"{path}: y must be one label per row of X: X has {len(X)} rows, "
                 f"y has shape {y.shape}")
-        y = _labels(y.astype(str)) if y.dtype.kind in "US" else _labels(y)
+        y = _labels(y.astype(str) if y.dtype.kind in "US" else y, path, lambda k: f"y[{k}]")
     return Table(X, y, [f"x{j}" for j in range(X.shape[1])])
 
 
@@ -216,4 +229,5 @@ def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     y = read_idx(found)
     if y.ndim != 1 or len(y) != len(X):
         raise InvalidValueError(f"{found} holds {len(y)} labels but {path} holds {len(X)} images")
-    return Table(X, _labels(y), [f"pixel_{j}" for j in range(X.shape[1])])
+    return Table(X, _labels(y, found, lambda k: f"label {k}"),
+                 [f"pixel_{j}" for j in range(X.shape[1])])
