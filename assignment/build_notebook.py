@@ -49,7 +49,8 @@ def build() -> nbformat.NotebookNode:
     """The notebook, unexecuted, with its includes filled in."""
     notebook = jupytext.reads(SOURCE.read_text(encoding="utf-8"), fmt="py:percent")
     available = pieces()
-    for cell in notebook.cells:
+    for k, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{k:03d}"  # stable ids: a rebuild changes only what changed
         source = cell.source.strip()
         if cell.cell_type == "code" and source.startswith("# include: "):
             cell.source = available[source.removeprefix("# include: ")]
@@ -58,7 +59,7 @@ def build() -> nbformat.NotebookNode:
 
 def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     """Run every cell top to bottom in a fresh kernel, in ``folder`` (its plots land there)."""
-    NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",
+    NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(folder)}}).execute()
     return notebook
 

@@ -116,3 +116,11 @@ def test_the_notebook_executes_top_to_bottom(tmp_path):
     assert "= -0.224" in text and "Model A: verdict: underfitting" in text
     assert "Model B: verdict: overfitting" in text and "verdict: good fit" in text
     assert sum(o.output_type == "display_data" for o in outputs) == 3  # the three plots
+
+
+def test_the_notebook_builds_reproducibly():
+    stored = nbformat.read(build_notebook.NOTEBOOK, as_version=4)
+    ids = [c.id for c in stored.cells]
+    assert ids == [c.id for c in build_notebook.build().cells] == [
+        f"cell-{k:03d}" for k in range(len(ids))]
+    assert not any("execution" in c.metadata for c in stored.cells)  # no timestamps
