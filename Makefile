@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
+# Where torch comes from. Empty: the default index, which on Linux serves the CUDA build
+# (gigabytes) unless a CPU wheel of the pinned version is already at hand; set it to
+# PyTorch's CPU wheel index to install the CPU build first.
+TORCH_INDEX ?=
 
 .PHONY: run test bench lint notebook clean
 
@@ -10,11 +14,15 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"Python 3.11+ is required; {sys.executable} is {v.major}.{v.minor}")'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.run-installed: $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.torch-installed: $(BIN)/python constraints.txt
+	$(if $(TORCH_INDEX),$(PIP) --index-url $(TORCH_INDEX) torch)
+	@touch $@
+
+$(VENV)/.run-installed: $(VENV)/.torch-installed pyproject.toml constraints.txt
 	$(PIP) -e .
 	@touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.dev-installed: $(VENV)/.torch-installed pyproject.toml constraints.txt
 	$(PIP) -e '.[dev]'
 	@touch $@ $(VENV)/.run-installed
 
