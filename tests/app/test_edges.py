@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +256,30 @@ def test_nan_labels_in_an_npz_are_refused(tmp_path):
     np.savez(tmp_path / "n.npz", X=np.zeros((3, 2)), y=np.array([0.0, np.nan, 1.0]))
     with pytest.raises(ValueError, match=r"y\[1\]: the label is nan"):
         read_data(str(tmp_path / "n.npz"))
+
+
+def test_columns_are_matched_by_name_and_labels_are_left_out(capsys, tmp_path):
+    from nnfoundations.app.runs import predict_run
+
+    iris = (Path(__file__).resolve().parents[2] / "examples" / "iris.csv").read_text()
+    rows = [line.split(",") for line in iris.splitlines()]
+    write_rows(tmp_path / "iris.csv", rows[0], rows[1:])
+    assert cli(capsys, "train", *QUICK, "--data", tmp_path / "iris.csv", "--label", "species",
+               "--out", tmp_path / "run")[0] == 0
+    order = [4, 2, 0, 3, 1]  # the label first, the features shuffled
+    write_rows(tmp_path / "shuffled.csv", [rows[0][j] for j in order],
+               [[r[j] for j in order] for r in rows[1:]])
+    same, _, _ = predict_run(tmp_path / "run", str(tmp_path / "iris.csv"))
+    shuffled, _, _ = predict_run(tmp_path / "run", str(tmp_path / "shuffled.csv"))
+    assert same == shuffled
+    status, _, err = cli(capsys, "evaluate", tmp_path / "run", "--data", tmp_path / "shuffled.csv")
+    assert status == 0, err
+    renamed = write_rows(tmp_path / "renamed.csv", ["a", "b", "c", "d", "species"], rows[1:])
+    status, _, err = cli(capsys, "predict", tmp_path / "run", "--data", renamed)
+    assert status == 2 and "lacks the model's columns ['sepal_length'" in err
+
+
+def test_a_repeated_column_name_is_refused(capsys, tmp_path):
+    data = write_rows(tmp_path / "d.csv", ["a", "a", "label"], [[1, 2, 0], [3, 4, 1]])
+    status, _, err = cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")
+    assert status == 2 and "the column name(s) ['a'] appear more than once" in err

@@ -243,7 +243,7 @@ def test_prediction_data_of_another_width(capsys, run_dir, tmp_path):
     target = tmp_path / "preds.csv"
     status, out, err = run(capsys, "predict", run_dir, "--data", files["narrow"], "--out",
                            target)
-    assert status == 2 and "the data has 2 features but the model takes 64" in err
+    assert status == 2 and "lacks the model's columns ['p0', 'p1'" in err
     assert not target.exists()
 
 

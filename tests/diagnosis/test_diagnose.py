@@ -246,6 +246,6 @@ def test_a_blow_up_that_ends_in_a_dead_network_is_unstable():
 
 def test_a_validation_loss_that_rises_while_training_does_not_improve_is_unstable():
     val = noisy([0.6 + 0.04 * k for k in range(20)], 0.05)
-    train = noisy([1.0] * 20, 0.1, seed=3)
+    train = noisy([1.0] * 20, 0.03, seed=3)
     d = diagnose(curves(train, val))
     assert d.verdict == "unstable" and "training degrades" in d.reasons[0]

@@ -44,7 +44,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_data(source: str, *, label: str | None = None, labels: str | None = None,
-              need_labels: bool = True) -> Table:
+              need_labels: bool = True, features: list[str] | None = None) -> Table:
     """Read ``digits`` or a data file into a :class:`Table`.
 
     Args:
@@ -54,6 +54,9 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
             (when labels are not needed, only a named column is taken as labels).
         labels: the IDX labels file; default the standard name beside the images file.
         need_labels: fail when the file has no labels (training and evaluation need them).
+        features: the feature columns a model was trained on: a CSV's columns are matched by
+            name (in any order; other columns, the label's among them, are left out) and a
+            missing one is refused.
 
     Returns:
         The :class:`Table`.
@@ -67,7 +70,7 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
             f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
     name = path.name.lower()
     if name.endswith(".csv"):
-        table = _read_csv(path, label, need_labels)
+        table = _read_csv(path, label, need_labels, features)
     elif name.endswith(".npz"):
         table = _read_npz(path, need_labels)
     else:
@@ -77,7 +80,8 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
     return table
 
 
-def _read_csv(path: Path, label: str | None, need_labels: bool) -> Table:
+def _read_csv(path: Path, label: str | None, need_labels: bool,
+              wanted: list[str] | None) -> Table:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [row for row in csv.reader(f) if row]
@@ -90,16 +94,26 @@ def _read_csv(path: Path, label: str | None, need_labels: bool) -> Table:
         if len(row) != len(header):
             raise InvalidValueError(f"{path} line {k}: {len(row)} cells, but the header has "
                                     f"{len(header)} columns")
-    column = _label_column(path, header, label, need_labels)
-    features = [j for j in range(len(header)) if j != column]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InvalidValueError(f"{path}: the column name(s) {repeated} appear more than once")
+    if wanted is None:
+        column = _label_column(path, header, label, need_labels)
+        features = [j for j in range(len(header)) if j != column]
+    else:
+        features = _matched(path, header, wanted)
+        column = _label_column(path, header, label, need_labels,
+                               others=[j for j in range(len(header)) if j not in features])
     X = _numbers(path, body, features, header)
     y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
                                             path, lambda k: f"line {k + 2}")
     return Table(X, y, [header[j] for j in features])
 
 
-def _label_column(path: Path, header: list[str], label: str | None,
-                  need_labels: bool) -> int | None:
+def _label_column(path: Path, header: list[str], label: str | None, need_labels: bool,
+                  others: list[int] | None = None) -> int | None:
+    """The label's column: the named one, else ``label``, else (when labels are needed) the
+    one column left besides the features, or the last."""
     if label is not None:
         if label not in header:
             raise InvalidValueError(f"{path}: the label column '{label}' is not there; columns are "
@@ -107,7 +121,23 @@ def _label_column(path: Path, header: list[str], label: str | None,
         return header.index(label)
     if "label" in header:
         return header.index("label")
-    return len(header) - 1 if need_labels else None
+    if not need_labels:
+        return None
+    if others is not None:
+        if len(others) != 1:
+            raise InvalidValueError(f"{path}: which column is the label? name it with --label "
+                                    f"(not features: {[header[j] for j in others]})")
+        return others[0]
+    return len(header) - 1
+
+
+def _matched(path: Path, header: list[str], wanted: list[str]) -> list[int]:
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise InvalidValueError(f"{path} lacks the model's columns {missing[:8]}"
+                                f"{' ...' if len(missing) > 8 else ''}; it has "
+                                f"{header[:8]}{' ...' if len(header) > 8 else ''}")
+    return [header.index(name) for name in wanted]
 
 
 def _numbers(path: Path, body: list[list[str]], columns: list[int],

@@ -243,7 +243,7 @@ def evaluate_run(run_dir: str | Path, data: str, label: str | None = None,
                  labels: str | None = None) -> dict[str, Any]:
     """Loss, accuracy and per-class accuracy of a saved model on labelled data."""
     run = load_run(run_dir)
-    table = read_data(data, label=label, labels=labels)
+    table = read_data(data, label=label, labels=labels, features=run.feature_names)
     X, y = run.features(table), torch.from_numpy(index_labels(table.labels(), run.classes))
     loss, accuracy = evaluate(run.model, X, y, nn.CrossEntropyLoss())
     return {"loss": loss, "accuracy": accuracy, "n": len(y),
@@ -258,6 +258,6 @@ def predict_run(run_dir: str | Path, data: str,
         The predicted labels, the probabilities (n, classes), and the classes.
     """
     run = load_run(run_dir)
-    table = read_data(data, label=label, need_labels=False)
+    table = read_data(data, label=label, need_labels=False, features=run.feature_names)
     proba = predict_proba(run.model, run.features(table)).numpy()
     return [run.classes[i] for i in proba.argmax(axis=1)], proba, run.classes

@@ -423,10 +423,10 @@ class _Evidence:
 
     def _train_fell(self, low: int) -> bool:
         """Whether the training loss's trend fell after position ``low`` of the monitored
-        curve, by more than its noise and 2% of its level."""
+        curve, by more than three noise widths and 2% of its level."""
         t = self.train
         at = t.trend[min(low, len(t.trend) - 1)]
-        return at - t.trend[-1] > max(2 * t.noise, 0.02 * at)
+        return at - t.trend[-1] > max(3 * t.noise, 0.02 * at)
 
     def _wide_gap(self) -> Diagnosis | None:
         v, t = self.mon, self.train
@@ -523,13 +523,14 @@ class _Evidence:
 
 
 def _noise(values: Sequence[float]) -> float:
-    """The epoch-to-epoch noise: the spread of the first differences around their median
-    (which takes out a steady slope), robustly, as one value's standard deviation."""
-    diffs = [b - a for a, b in zip(values, values[1:], strict=False)]
-    if len(diffs) < 2:
+    """The epoch-to-epoch noise, as one value's standard deviation: the robust spread (MAD)
+    of the second differences, which a steady slope or a gentle bend leaves near zero
+    (white noise gives them six times its variance)."""
+    second = [a - 2 * b + c for a, b, c in zip(values, values[1:], values[2:], strict=False)]
+    if len(second) < 2:
         return 0.0
-    centre = statistics.median(diffs)
-    return 1.4826 * statistics.median(abs(d - centre) for d in diffs) / math.sqrt(2)
+    centre = statistics.median(second)
+    return 1.4826 * statistics.median(abs(d - centre) for d in second) / math.sqrt(6)
 
 
 def _spikes(m: _Series) -> list[int]:

@@ -1,0 +1,45 @@
+"""Every command of the README's tour runs as written."""
+
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nnfoundations.app.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tour() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## A tour of `nnf`", 1)[1].split("```console", 1)[1].split("```", 1)[0]
+    return [line[2:].split("  #")[0].strip() for line in block.splitlines()
+            if line.startswith("$ nnf ")]
+
+
+def test_the_tour_has_its_commands():
+    assert len(tour()) >= 8 and all(c.startswith("nnf ") for c in tour())
+
+
+def test_every_tour_command_runs_as_written(tmp_path, monkeypatch, capsys):
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    for command in tour():
+        argv = shlex.split(command)[1:]
+        target = None
+        if ">" in argv:
+            target = Path(argv[argv.index(">") + 1])
+            argv = argv[: argv.index(">")]
+        status = main(argv)
+        out, err = capsys.readouterr()
+        assert status == 0, (command, err)
+        if target is not None:
+            target.write_text(out)
+    assert Path("preds.csv").read_text().startswith("prediction,p_setosa")
+    assert Path("lr.png").is_file() and Path("curves.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["iris.csv", "lightning_metrics.csv"])
+def test_the_example_files_are_small(name):
+    assert (ROOT / "examples" / name).stat().st_size < 10_000
