@@ -283,3 +283,17 @@ def test_a_repeated_column_name_is_refused(capsys, tmp_path):
     data = write_rows(tmp_path / "d.csv", ["a", "a", "label"], [[1, 2, 0], [3, 4, 1]])
     status, _, err = cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")
     assert status == 2 and "the column name(s) ['a'] appear more than once" in err
+
+
+def test_the_label_column_is_shown_and_a_continuous_guess_refused(capsys, tmp_path):
+    rows = [[k % 3, k * 0.37, (k * 7) % 11 + 0.5] for k in range(40)]  # class first, UCI-style
+    data = write_rows(tmp_path / "uci.csv", ["class", "x", "y"], rows)
+    status, _, err = cli(capsys, "train", "--epochs", "1", "--data", data, "--out",
+                         tmp_path / "r1")
+    assert status == 2 and "the label was taken to be the column 'y'" in err
+    assert "name the label column with --label" in err and not (tmp_path / "r1").exists()
+    status, _, err = cli(capsys, "train", "--epochs", "1", "--data", data, "--label", "class",
+                         "--out", tmp_path / "r2")
+    assert status == 0
+    assert err.splitlines()[0] == f"nnf: data {data}: 40 rows, 2 features, label column " \
+        "'class' (3 classes)"

@@ -60,7 +60,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nnfoundations.app.runs import train_run
 
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
-    result = train_run(config)
+    result = train_run(config, None if args.quiet else
+                       lambda line: print(f"nnf: {line}", file=sys.stderr))
     m = result.metrics
     print(f"epochs run: {m['epochs_run']} ({m['stop_reason']})")
     if m["test_accuracy"] is not None:

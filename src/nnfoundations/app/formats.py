@@ -29,6 +29,14 @@ class Table:
     X: np.ndarray
     y: np.ndarray | None
     feature_names: list[str]
+    label_name: str = ""  # where the labels came from: a column, an array, a file
+
+    def describe(self) -> str:
+        """One line on what was read: rows, features, the label and its classes."""
+        text = f"{len(self.X)} rows, {self.X.shape[1]} features"
+        if self.y is not None:
+            text += f", label {self.label_name} ({len(np.unique(self.y))} classes)"
+        return text
 
     def labels(self) -> np.ndarray:
         """The labels, which training and evaluation need; refused when there are none."""
@@ -63,7 +71,7 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
     """
     if source == "digits":
         X, y = load_digits()
-        return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])])
+        return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])], "digit")
     path = Path(source)
     if not path.is_file():
         raise InvalidValueError(
@@ -107,7 +115,23 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
     X = _numbers(path, body, features, header)
     y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
                                             path, lambda k: f"line {k + 2}")
-    return Table(X, y, [header[j] for j in features])
+    if column is not None and y is not None and label is None and header[column] != "label" \
+            and _continuous(y):  # a guessed label column must look like classes
+        raise InvalidValueError(
+            f"{path}: the label was taken to be the column '{header[column]}', but it looks "
+            f"continuous ({len(np.unique(y))} distinct values in {len(y)} rows), not a class; "
+            "name the label column with --label")
+    return Table(X, y, [header[j] for j in features],
+                 "" if column is None else f"column '{header[column]}'")
+
+
+def _continuous(y: np.ndarray) -> bool:
+    """Numbers that read as a measurement, not a class: fractions, or mostly distinct."""
+    try:
+        values = y.astype(np.float64)
+    except ValueError:
+        return False  # text: class names
+    return bool(np.any(values != np.round(values)) or len(np.unique(values)) > len(y) / 2)
 
 
 def _label_column(path: Path, header: list[str], label: str | None, need_labels: bool,
@@ -209,7 +233,7 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
                 f"{path}: y must be one label per row of X: X has {len(X)} rows, "
                 f"y has shape {y.shape}")
         y = _labels(y.astype(str) if y.dtype.kind in "US" else y, path, lambda k: f"y[{k}]")
-    return Table(X, y, [f"x{j}" for j in range(X.shape[1])])
+    return Table(X, y, [f"x{j}" for j in range(X.shape[1])], "array 'y'")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -260,4 +284,4 @@ def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     if y.ndim != 1 or len(y) != len(X):
         raise InvalidValueError(f"{found} holds {len(y)} labels but {path} holds {len(X)} images")
     return Table(X, _labels(y, found, lambda k: f"label {k}"),
-                 [f"pixel_{j}" for j in range(X.shape[1])])
+                 [f"pixel_{j}" for j in range(X.shape[1])], f"file {found.name}")

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,15 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def train_run(cfg: TrainConfig) -> RunResult:
+def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None) -> RunResult:
     """Load the data, split, standardise, train with :func:`fit`, test, diagnose, and write
-    the run directory (``cfg.out``, default ``runs/<timestamp>``)."""
+    the run directory (``cfg.out``, default ``runs/<timestamp>``). ``announce`` is told what
+    was read (rows, features, the label column and its classes) before training starts."""
     device = resolve_device(cfg.device)
     out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     table, split, classes, architecture, model = _prepare(cfg)
+    if announce is not None:
+        announce(f"data {cfg.data}: {table.describe()}")
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                   optimizer=cfg.optimizer, patience=cfg.patience, seed=cfg.seed, device=device,

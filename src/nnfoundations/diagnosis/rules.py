@@ -383,7 +383,7 @@ class _Evidence:
         needed = max(OVERFIT_RISE * m.trend[low], RISE_WIDTHS * m.noise)
         if len(m.raw) - 1 - low < OVERFIT_EPOCHS_PAST or rise <= needed or \
                 not all(x > m.trend[low] + needed / 2 for x in m.trend[-3:]) or \
-                (t is not m and self._train_fell(low)):
+                (t is not m and self._fits_train(low)):
             return None
         self.facts["oscillation"] = True
         return self._diagnosis(
@@ -403,7 +403,7 @@ class _Evidence:
         rise = end - v.trend[low]
         needed = max(OVERFIT_RISE * v.trend[low], RISE_WIDTHS * v.noise,
                      0.02 * (self.yardstick - v.trend[low]))
-        train_fell = self._train_fell(low)
+        train_fell = self._fits_train(low)
         persistent = all(x > v.trend[low] + needed / 2 for x in v.trend[-3:])
         if rise > needed and past >= max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10) and \
                 train_fell and persistent:
@@ -421,12 +421,14 @@ class _Evidence:
                 "it), or regularise: dropout, weight decay, more data, a smaller model")
         return None
 
-    def _train_fell(self, low: int) -> bool:
-        """Whether the training loss's trend fell after position ``low`` of the monitored
-        curve, by more than three noise widths and 2% of its level."""
+    def _fits_train(self, low: int) -> bool:
+        """Whether the model fits the training data better and better after position
+        ``low``: the training loss's trend fell by more than three noise widths and 2% of its
+        level, or it sits far below the validation loss (the training set is memorised)."""
         t = self.train
         at = t.trend[min(low, len(t.trend) - 1)]
-        return at - t.trend[-1] > max(3 * t.noise, 0.02 * at)
+        return at - t.trend[-1] > max(3 * t.noise, 0.02 * at) or \
+            t.trend[-1] < 0.5 * self.mon.trend[-1]
 
     def _wide_gap(self) -> Diagnosis | None:
         v, t = self.mon, self.train
