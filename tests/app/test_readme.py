@@ -1,7 +1,9 @@
-"""Every command of the README's tour runs as written."""
+"""The README runs as written: every command of its tour, and its Python example."""
 
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,15 @@ def test_every_tour_command_runs_as_written(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("name", ["iris.csv", "lightning_metrics.csv"])
 def test_the_example_files_are_small(name):
     assert (ROOT / "examples" / name).stat().st_size < 10_000
+
+
+def test_the_python_api_example_runs(tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = text.split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    (tmp_path / "example.py").write_text(code)
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "verdict: good fit" in done.stdout and "suggested learning rate" in done.stdout
+    assert (tmp_path / "curves.png").is_file()
