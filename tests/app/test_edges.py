@@ -1,6 +1,7 @@
 """The edges a new user and a hostile input hit: closed pipes, NaN first epochs, output paths
 checked before the work, run names that never collide, warnings kept out of error lines."""
 
+import json
 import os
 import stat
 import subprocess
@@ -297,3 +298,25 @@ def test_the_label_column_is_shown_and_a_continuous_guess_refused(capsys, tmp_pa
     assert status == 0
     assert err.splitlines()[0] == f"nnf: data {data}: 40 rows, 2 features, label column " \
         "'class' (3 classes)"
+
+
+def test_evaluate_without_data_scores_the_runs_own_test_rows(capsys, tmp_path):
+    iris = Path(__file__).resolve().parents[2] / "examples" / "iris.csv"
+    data = tmp_path / "iris.csv"
+    data.write_text(iris.read_text())
+    run_dir = tmp_path / "run"
+    assert cli(capsys, "train", *QUICK, "--data", data, "--label", "species", "--out",
+               run_dir)[0] == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    status, out, err = cli(capsys, "evaluate", run_dir)
+    assert status == 0 and err == ""
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in out and "(23 examples)" in out
+    status, out, err = cli(capsys, "evaluate", run_dir, "--data", data)
+    assert status == 0 and "(150 examples)" in out
+    assert err.startswith("nnf: warning:") and "the data the run was trained on" in err
+    data.write_text(iris.read_text().replace("5.1,3.5", "5.2,3.5", 1))
+    status, _, err = cli(capsys, "evaluate", run_dir)
+    assert status == 2 and "has changed since the run was trained" in err
+    (run_dir / "split.json").unlink()
+    status, _, err = cli(capsys, "evaluate", run_dir)
+    assert status == 2 and "has no split.json" in err

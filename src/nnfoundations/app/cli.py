@@ -68,7 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"test loss: {m['test_loss']:.4f}   test accuracy: {m['test_accuracy']:.4f}")
     print(result.diagnosis)
     print(f"run written to {result.path}/: model.pt history.json curves.png metrics.json "
-          "settings.json")
+          "settings.json split.json")
     return 0
 
 
@@ -216,7 +216,8 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
 def _add_others(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("evaluate", help="loss, accuracy and per-class accuracy of a run")
     p.add_argument("run_dir")
-    p.add_argument("--data", required=True, help="labelled data: digits, .csv, .npz or IDX")
+    p.add_argument("--data", help="labelled data: digits, .csv, .npz or IDX (default: the "
+                   "run's own held-out test rows)")
     p.add_argument("--label", help="CSV label column")
     p.add_argument("--labels", help="IDX labels file")
     p.set_defaults(run=_cmd_evaluate)

@@ -31,6 +31,11 @@ class Table:
     feature_names: list[str]
     label_name: str = ""  # where the labels came from: a column, an array, a file
 
+    def rows(self, index: np.ndarray) -> Table:
+        """The table with only the rows ``index``."""
+        return Table(self.X[index], None if self.y is None else self.y[index],
+                     self.feature_names, self.label_name)
+
     def describe(self) -> str:
         """One line on what was read: rows, features, the label and its classes."""
         text = f"{len(self.X)} rows, {self.X.shape[1]} features"

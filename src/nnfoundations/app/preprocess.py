@@ -55,6 +55,7 @@ class Split:
     X_test: torch.Tensor
     y_test: torch.Tensor
     standardizer: Standardizer
+    test_index: np.ndarray  # the test part's rows in the data as read
 
     @property
     def n_features(self) -> int:
@@ -101,7 +102,7 @@ def split_data(
         return torch.from_numpy(scaler.transform(X[i])), torch.from_numpy(y[i].astype(np.int64))
 
     (Xtr, ytr), (Xva, yva), (Xte, yte) = part(train), part(val), part(test)
-    return Split(Xtr, ytr, Xva, yva, Xte, yte, scaler)
+    return Split(Xtr, ytr, Xva, yva, Xte, yte, scaler, np.sort(test))
 
 
 def _stratified(

@@ -2,17 +2,21 @@
 
 A run directory holds ``model.pt`` (weights, architecture, standardisation, classes and
 feature names: plain data, loadable with ``weights_only=True``), ``history.json``,
-``curves.png``, ``metrics.json`` and ``settings.json``. It is written into a temporary
+``curves.png``, ``metrics.json``, ``settings.json`` and ``split.json`` (the data's path and
+SHA-256 and the held-out test rows, which ``nnf evaluate RUN`` scores). It is written into a
+temporary
 directory beside its final place and renamed at the end: a failed run leaves nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +29,7 @@ import torch.nn as nn
 from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations._files import current_umask, new_directory
 from nnfoundations.app.config import TrainConfig
-from nnfoundations.app.formats import Table, read_data
+from nnfoundations.app.formats import Table, load_digits, read_data
 from nnfoundations.app.preprocess import (
     Split,
     Standardizer,
@@ -85,8 +89,11 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
     model_state = _model_state(model, architecture, split.standardizer, classes,
                                table.feature_names)
-    out = _write_run(out, model_state, history, diagnosis, metrics, asdict(cfg),
-                     unique=cfg.out is None)
+    split_record = {"data": cfg.data if cfg.data == "digits" else str(Path(cfg.data).resolve()),
+                    "sha256": _fingerprint(cfg.data), "label": cfg.label, "labels": cfg.labels,
+                    "test_index": split.test_index.tolist()}
+    out = _write_run(out, model_state, history, diagnosis, metrics,
+                     {"settings": asdict(cfg), "split": split_record}, unique=cfg.out is None)
     return RunResult(out, history, diagnosis, metrics)
 
 
@@ -151,7 +158,7 @@ def _model_state(model: nn.Module, architecture: dict, standardizer: Standardize
 
 
 def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagnosis,
-               metrics: dict, settings: dict, unique: bool) -> Path:
+               metrics: dict, records: dict, unique: bool) -> Path:
     """Write the run into a temporary folder and rename it to ``out`` (when ``unique``, to
     the first free ``out-2``, ``out-3`` ...: two runs started in the same second both
     land)."""
@@ -163,8 +170,8 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
         history.to_json(tmp / "history.json")
         if history.records:
             plot_history(history, tmp / "curves.png", diagnosis)
-        for name, data in (("metrics.json", metrics), ("settings.json",
-                                                       {**settings, "fit": history.settings})):
+        for name, data in (("metrics.json", metrics), ("split.json", records["split"]),
+                           ("settings.json", {**records["settings"], "fit": history.settings})):
             (tmp / name).write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
         return _rename_free(tmp, out, unique)
     except BaseException:
@@ -243,15 +250,51 @@ def _usable(path: Path, model: nn.Module, standardizer: Standardizer) -> None:
                                 "standard deviation that is not positive")
 
 
-def evaluate_run(run_dir: str | Path, data: str, label: str | None = None,
+def evaluate_run(run_dir: str | Path, data: str | None = None, label: str | None = None,
                  labels: str | None = None) -> dict[str, Any]:
-    """Loss, accuracy and per-class accuracy of a saved model on labelled data."""
+    """Loss, accuracy and per-class accuracy of a saved model on labelled data; without
+    ``data``, on the run's own held-out test rows (refused if the data file has changed).
+    Scoring the very data the run was trained on warns that the scores are optimistic."""
     run = load_run(run_dir)
-    table = read_data(data, label=label, labels=labels, features=run.feature_names)
+    saved = _saved_split(Path(run_dir))
+    source = data or saved["data"]
+    table = read_data(source, label=label if data else saved["label"],
+                      labels=labels if data else saved["labels"], features=run.feature_names)
+    if data is None:
+        if _fingerprint(source) != saved["sha256"]:
+            raise InvalidValueError(f"{source} has changed since the run was trained; give the "
+                                    "data to score with --data")
+        table = table.rows(np.asarray(saved["test_index"], dtype=np.int64))
+    elif _fingerprint(data) == saved["sha256"]:
+        warnings.warn(f"{data} is the data the run was trained on: its training rows are scored "
+                      "too, so the scores are optimistic (leave out --data to score the run's "
+                      "held-out test rows)", UserWarning, stacklevel=2)
     X, y = run.features(table), torch.from_numpy(index_labels(table.labels(), run.classes))
     loss, accuracy = evaluate(run.model, X, y, nn.CrossEntropyLoss())
     return {"loss": loss, "accuracy": accuracy, "n": len(y),
             "per_class": _per_class(run.model, X, y, run.classes)}
+
+
+def _fingerprint(source: str) -> str:
+    """A SHA-256 of the data's contents (the bundled digits: of its arrays)."""
+    digest = hashlib.sha256()
+    if source == "digits":
+        X, y = load_digits()
+        digest.update(X.tobytes() + y.tobytes())
+        return digest.hexdigest()
+    with Path(source).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _saved_split(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "split.json"
+    if not path.is_file():
+        raise InvalidValueError(f"{run_dir} has no split.json (a run of an older nnf): give "
+                                "the data to score with --data")
+    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return saved
 
 
 def predict_run(run_dir: str | Path, data: str,
