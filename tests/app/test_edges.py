@@ -3,6 +3,7 @@ checked before the work, run names that never collide, warnings kept out of erro
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -320,3 +321,29 @@ def test_evaluate_without_data_scores_the_runs_own_test_rows(capsys, tmp_path):
     (run_dir / "split.json").unlink()
     status, _, err = cli(capsys, "evaluate", run_dir)
     assert status == 2 and "has no split.json" in err
+
+
+def test_a_signal_while_the_run_is_written_waits_until_it_landed(tmp_path, monkeypatch):
+    draw = runs.plot_history
+
+    def interrupted_plot(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, mid-write
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "plot_history", interrupted_plot)
+    with pytest.raises(KeyboardInterrupt):
+        runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "curves.png", "history.json", "metrics.json", "model.pt", "settings.json", "split.json"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_temporary_folders_of_dead_runs_are_swept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".old.{dead}.abc123.tmp"
+    mine = tmp_path / f".busy.{os.getpid()}.def456.tmp"
+    stale.mkdir()
+    mine.mkdir()
+    runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
+    assert not stale.exists() and mine.exists()

@@ -305,3 +305,19 @@ def test_numpy_arrays_and_float64_tensors_train_a_float32_model(digits):
         assert len(history) == 2 and all(math.isfinite(v) for v in history.val_loss)
     with pytest.raises(TypeError, match=r"pair of tensors or NumPy arrays"):
         fit(build_model(64, [16], 10), ([[0.0] * 64], [0]), epochs=1, progress=False)
+
+
+def test_sigterm_stops_after_the_step_like_ctrl_c(digits):
+    train, val = small(digits)
+
+    def term_once(output, k):
+        if k == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return output
+
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn.register_forward_hook(on_call(8, term_once))  # step 2 of epoch 2
+    history = fit(build_model(64, [16], 10), train, val, epochs=5, seed=0, loss_fn=loss_fn,
+                  progress=False)
+    assert history.stop_kind is StopKind.INTERRUPTED and len(history) == 1
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations._files import current_umask, new_directory
+from nnfoundations._signals import caught
 from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, load_digits, read_data
 from nnfoundations.app.preprocess import (
@@ -48,6 +49,8 @@ from nnfoundations.training.plots import check_image_path, plot_history, plot_lr
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
+#: The end of a run's temporary folder's name: ``.<run>.<pid>.<random>.tmp``.
+TMP_SUFFIX = ".tmp"
 
 
 @dataclass
@@ -163,7 +166,18 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
     the first free ``out-2``, ``out-3`` ...: two runs started in the same second both
     land)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    _sweep_dead_runs(out.parent)
+    with caught() as stop:  # a signal now waits until the run is written
+        written = _write_files(out, model_state, history, diagnosis, metrics, records, unique)
+    if stop["set"]:
+        raise KeyboardInterrupt  # after the run landed
+    return written
+
+
+def _write_files(out: Path, model_state: dict, history: History, diagnosis: Diagnosis,
+                 metrics: dict, records: dict, unique: bool) -> Path:
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.",
+                                suffix=TMP_SUFFIX))
     try:
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
         atomic_save(model_state, tmp / "model.pt")
@@ -177,6 +191,25 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _sweep_dead_runs(folder: Path) -> None:
+    """Remove the temporary folders that runs killed while writing left (their process,
+    named in the folder's name, is gone)."""
+    for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+        pid = tmp.name.removesuffix(TMP_SUFFIX).split(".")[-2]
+        if tmp.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's, alive
+    return True
 
 
 def _rename_free(tmp: Path, out: Path, unique: bool) -> Path:

@@ -11,12 +11,9 @@ losses stay on the device until the epoch ends; any other ``Dataset`` goes throu
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
+from nnfoundations._signals import caught
 from nnfoundations.history import History, StopKind
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
 from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
@@ -73,24 +71,6 @@ def _train_epoch(model: nn.Module, batches: Iterable[TensorPair], loss_fn: nn.Mo
     result.loss = sum(v * s for v, s in zip(values, sizes, strict=True)) / max(sum(sizes), 1)
     result.seconds = time.perf_counter() - start
     return result
-
-
-@contextmanager
-def _ctrl_c_stops_after_the_step() -> Iterator[dict[str, bool]]:
-    """While training, Ctrl-C sets a flag that the loop reads after each step."""
-    flag = {"set": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag  # signal handlers can only be set from the main thread
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        flag["set"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def fit(
@@ -181,7 +161,7 @@ def fit(
         run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
                                            adopt_seed=seed is None)
     initial = _snapshot(model) if settings.restore_best and run.best is None else None
-    with _ctrl_c_stops_after_the_step() as stop_flag:
+    with caught() as stop_flag:  # Ctrl-C or SIGTERM: stop after the current step
         run.train(stop_flag)
     if settings.restore_best and run.best is not None:
         model.load_state_dict(run.best)
