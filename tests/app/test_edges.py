@@ -347,3 +347,10 @@ def test_temporary_folders_of_dead_runs_are_swept(tmp_path):
     mine.mkdir()
     runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
     assert not stale.exists() and mine.exists()
+
+
+def test_a_semicolon_csv_reads_like_a_comma_one(capsys, tmp_path):
+    rows = [[k % 2, k * 0.1, (k * 3) % 5] for k in range(30)]
+    data = tmp_path / "semi.csv"
+    data.write_text("label;a;b\n" + "".join(";".join(map(str, r)) + "\n" for r in rows))
+    assert cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")[0] == 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nnfoundations import _checks
+from nnfoundations._errors import InvalidValueError
+
 
 @dataclass
 class TrainConfig:
@@ -26,3 +29,20 @@ class TrainConfig:
     test_fraction: float = 0.15
     out: str | None = None
     quiet: bool = False
+
+    def check(self) -> None:
+        """Refuse a bad setting before any work, naming the flag a user typed."""
+        _checks.positive_int("--epochs", self.epochs)
+        _checks.positive_int("--batch-size", self.batch_size)
+        _checks.positive_number("--lr", self.lr)
+        _checks.fraction("--dropout", self.dropout)
+        for k, h in enumerate(self.hidden):
+            _checks.positive_int(f"--hidden (size {k + 1})", h)
+        if self.patience is not None:
+            _checks.positive_int("--patience", self.patience)
+        _checks.seed("--seed", self.seed)
+        val = _checks.fraction("--val-fraction", self.val_fraction, low_open=True)
+        test = _checks.fraction("--test-fraction", self.test_fraction)
+        if val + test >= 1:
+            raise InvalidValueError(f"--val-fraction + --test-fraction must be < 1, got "
+                                    f"{val} + {test}")

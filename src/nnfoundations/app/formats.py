@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from sklearn.datasets import load_digits as _sklearn_digits
@@ -74,6 +75,9 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
     Returns:
         The :class:`Table`.
     """
+    if labels is not None and (source == "digits" or source.lower().endswith((".csv", ".npz"))):
+        raise InvalidValueError(f"--labels names the labels file of IDX images; {source} holds "
+                                "its own labels (a CSV names its column with --label)")
     if source == "digits":
         X, y = load_digits()
         return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])], "digit")
@@ -97,7 +101,7 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
               wanted: list[str] | None) -> Table:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if row]
+            rows = [row for row in csv.reader(f, delimiter=_delimiter(f)) if row]
     except (UnicodeDecodeError, csv.Error) as err:
         raise InvalidValueError(f"{path} is not a readable CSV file: {err}") from None
     if not rows:
@@ -137,6 +141,15 @@ def _continuous(y: np.ndarray) -> bool:
     except ValueError:
         return False  # text: class names
     return bool(np.any(values != np.round(values)) or len(np.unique(values)) > len(y) / 2)
+
+
+def _delimiter(f: TextIO) -> str:
+    """The separator of a CSV (comma, semicolon or tab), read off its header line."""
+    header = f.readline()
+    f.seek(0)
+    counts = {d: header.count(d) for d in ",;\t"}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
 
 
 def _label_column(path: Path, header: list[str], label: str | None, need_labels: bool,

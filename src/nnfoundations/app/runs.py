@@ -79,6 +79,7 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     """Load the data, split, standardise, train with :func:`fit`, test, diagnose, and write
     the run directory (``cfg.out``, default ``runs/<timestamp>``). ``announce`` is told what
     was read (rows, features, the label column and its classes) before training starts."""
+    cfg.check()
     device = resolve_device(cfg.device)
     out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     table, split, classes, architecture, model = _prepare(cfg)
@@ -104,6 +105,7 @@ def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
                 end_lr: float = 10.0, steps: int = 100) -> LRFind:
     """The learning-rate sweep of ``nnf lr-find``: the model and training part ``nnf train``
     would use, swept, and plotted to ``plot``."""
+    cfg.check()
     device = resolve_device(cfg.device)
     check_image_path(plot)
     _, split, _, _, model = _prepare(cfg)
