@@ -176,12 +176,18 @@ class History:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise InvalidValueError(f"{path} is not valid JSON: {err}") from None
+        except RecursionError:
+            raise InvalidValueError(f"{path} is nested too deeply to be a History") from None
         return cls.from_dict(data)
 
 
 def _record(record: dict[str, object], k: int) -> EpochRecord:
+    epoch = _number(record["epoch"], "epoch", k)
+    if not (math.isfinite(epoch) and epoch.is_integer()):
+        raise InvalidValueError(f"not a History: record {k} has epoch = {epoch!r}, not a whole "
+                                "number")
     return EpochRecord(
-        epoch=int(_number(record["epoch"], "epoch", k)),
+        epoch=int(epoch),
         train_loss=_number(record["train_loss"], "train_loss", k),
         val_loss=_optional(record["val_loss"], "val_loss", k),
         val_acc=_optional(record["val_acc"], "val_acc", k),

@@ -354,3 +354,58 @@ def test_a_semicolon_csv_reads_like_a_comma_one(capsys, tmp_path):
     data = tmp_path / "semi.csv"
     data.write_text("label;a;b\n" + "".join(";".join(map(str, r)) + "\n" for r in rows))
     assert cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")[0] == 0
+
+
+def limited(argv, memory=3 * 2**30):
+    """``nnf ARGV`` in a child process whose address space is bounded: a regression fails
+    this test instead of exhausting the machine."""
+    import resource
+
+    def bound():
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run([sys.executable, "-m", "nnfoundations", *map(str, argv)],
+                          capture_output=True, text=True, preexec_fn=bound, timeout=120,
+                          check=False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--hidden", "100000000", "--epochs", "1"],
+    ["explain", "w" + "**1" * 3000, "--at", "w=1"],
+    ["explain", "0+" + "-" * 10000 + "w", "--at", "w=1"],
+    ["explain", "+".join(["w"] * 3000), "--at", "w=1"],
+])
+def test_resource_bounds_are_one_line_errors(argv, tmp_path):
+    done = limited([*argv, "--out", tmp_path / "r"] if argv[0] == "train" else argv)
+    assert done.returncode == 2, done.stderr[-300:]
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("nnf: error:")
+
+
+def test_files_whose_headers_claim_more_than_they_hold_are_refused(capsys, tmp_path):
+    import gzip
+    import io
+    import zipfile
+
+    claim = bytes([0, 0, 0x08, 3]) + b"".join(d.to_bytes(4, "big") for d in (10**6, 100, 100))
+    (tmp_path / "bomb-images-idx3-ubyte.gz").write_bytes(gzip.compress(claim + bytes(1000)))
+    (tmp_path / "plain-images-idx3-ubyte").write_bytes(claim + bytes(1000))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                   "shape": (10**6, 10**6)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("X.npy", b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + bytes(64))
+    for name in ("bomb-images-idx3-ubyte.gz", "plain-images-idx3-ubyte", "huge.npz"):
+        status, _, err = cli(capsys, "train", *QUICK, "--data", tmp_path / name, "--out",
+                             tmp_path / "r")
+        assert status == 2 and ("more than a" in err or "claims" in err), (name, err)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"records": [{"epoch": Infinity, "train_loss": 1, "val_loss": 1, "val_acc": 1, '
+     '"lr": 1, "seconds": 0}]}', "epoch = inf, not a whole number"),
+])
+def test_hostile_histories_are_refused(capsys, tmp_path, text, message):
+    (tmp_path / "h.json").write_text(text)
+    status, _, err = cli(capsys, "plot", tmp_path / "h.json", "-o", tmp_path / "c.png")
+    assert status == 2 and message in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,8 +229,25 @@ def _labels(raw: np.ndarray, path: Path, where: Callable[[int], str]) -> np.ndar
     return raw.astype(str) if text else numbers
 
 
+def _honest_members(path: Path) -> None:
+    """Refuse an .npz member whose header claims more bytes than the member holds: numpy
+    would allocate the claim before finding the data short."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+            claim = math.prod(shape) * dtype.itemsize
+            if claim > info.file_size:
+                raise InvalidValueError(f"{path}: {info.filename} claims {shape} values "
+                                        f"({claim:,} bytes) but holds {info.file_size:,} bytes")
+
+
 def _read_npz(path: Path, need_labels: bool) -> Table:
     try:
+        _honest_members(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
@@ -254,25 +272,44 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
     return Table(X, y, [f"x{j}" for j in range(X.shape[1])], "array 'y'")
 
 
+#: Deflate inflates at most about 1032 to 1: a gzip that claims more is not an honest file.
+MAX_INFLATION = 1100
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (the MNIST format), plain or gzip-compressed, as an array."""
+    """Read one IDX file (the MNIST format), plain or gzip-compressed, as an array.
+
+    The header is read first and its claim checked against the file's size (or, compressed,
+    against what deflate can inflate to); then exactly that many bytes are read, so a
+    hostile file cannot make it read, or allocate, more.
+    """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise InvalidValueError(f"{path} is neither .csv, .npz nor an IDX file (bad "
+                                        "magic number)")
+            dims = [int.from_bytes(f.read(4), "big") for _ in range(head[3])]
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            expected = math.prod(dims) * dtype.itemsize
+            _plausible(path, dims, expected, 4 + 4 * len(dims), opener is gzip.open)
+            body, extra = f.read(expected), f.read(1)
     except (OSError, EOFError) as err:
         raise InvalidValueError(f"{path} is not a readable file: {err}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise InvalidValueError(f"{path} is neither .csv, .npz nor an IDX file (bad magic number)")
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim)]
-    dtype = np.dtype(_IDX_TYPES[data[2]])
-    body = data[4 + 4 * ndim :]
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(body) != expected:
-        raise InvalidValueError(f"{path}: the header promises {dims} values ({expected} bytes) but "
-                                f"{len(body)} bytes follow: the file is truncated or corrupt")
+    if len(body) != expected or extra:
+        raise InvalidValueError(f"{path}: the header promises {dims} values ({expected} bytes) "
+                                "but the data that follows is shorter or longer: the file is "
+                                "truncated or corrupt")
     return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _plausible(path: Path, dims: list[int], expected: int, header: int, packed: bool) -> None:
+    size = path.stat().st_size
+    bound = size * MAX_INFLATION if packed else size - header
+    if expected > bound:
+        raise InvalidValueError(f"{path}: the header promises {dims} values ({expected:,} "
+                                f"bytes), more than a {size:,}-byte file can hold")
 
 
 def labels_beside(images: Path) -> list[Path]:

@@ -32,6 +32,11 @@ _BINARY: dict[type[ast.operator], tuple[str, Callable[[Any, Any], Operand]]] = {
 }
 
 
+#: The most parts (names, numbers, operations) an expression may have: a derivation of more
+#: is unreadable, and its rendering grows with the square of its depth.
+MAX_NODES = 2000
+
+
 class ExpressionError(InvalidValueError):
     """A syntax error or refused construct; the message gives the column (1-based)."""
 
@@ -57,10 +62,14 @@ def parse_expression(text: str, values: Mapping[str, float]) -> tuple[Value, dic
         tree = ast.parse(text.strip(), mode="exec")
     except SyntaxError as err:
         raise ExpressionError(f"column {err.offset or 0}: invalid syntax: {err.msg}") from None
-    except RecursionError:
+    except (RecursionError, MemoryError):  # Python's parser gives up on deep nesting so
         raise ExpressionError("column 1: the expression is nested too deeply") from None
     if not tree.body:
         raise ExpressionError("column 1: the expression is empty")
+    size = sum(1 for node in ast.walk(tree) if isinstance(node, ast.expr))
+    if size > MAX_NODES:
+        raise ExpressionError(f"column 1: the expression has {size} parts, more than the "
+                              f"{MAX_NODES} a derivation can show")
     leaves = {k: Value(float(v), k) for k, v in values.items()}
     scope: dict[str, Operand] = dict(leaves)
     out: Value | float = 0.0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import torch.nn as nn
 
 from nnfoundations import _checks
-from nnfoundations._errors import InvalidTypeError
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
 
 
 def build_model(
@@ -50,6 +51,7 @@ def build_model(
     sizes = [_checks.positive_int(f"hidden_sizes[{i}]", h) for i, h in enumerate(hidden_sizes)]
     dropout_rate = _checks.fraction("dropout_rate", dropout_rate)
 
+    _fits_in_memory([input_size, *sizes, output_size])
     layers: list[nn.Module] = []
     prev_size = input_size
     for h in sizes:
@@ -59,6 +61,16 @@ def build_model(
         prev_size = h
     layers.append(nn.Linear(prev_size, output_size))
     return nn.Sequential(*layers)
+
+
+def _fits_in_memory(widths: list[int]) -> None:
+    """Refuse a network whose weights alone would not fit in this machine's memory."""
+    parameters = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if 4 * parameters > memory:
+        raise InvalidValueError(f"layer sizes {widths} make {parameters:,} parameters: "
+                                f"{4 * parameters / 2**30:,.1f} GiB of weights alone, more "
+                                f"than this machine's {memory / 2**30:,.1f} GiB of memory")
 
 
 def count_parameters(model: nn.Module) -> int:
