@@ -409,3 +409,73 @@ def test_hostile_histories_are_refused(capsys, tmp_path, text, message):
     (tmp_path / "h.json").write_text(text)
     status, _, err = cli(capsys, "plot", tmp_path / "h.json", "-o", tmp_path / "c.png")
     assert status == 2 and message in err
+
+
+def test_an_id_column_can_be_dropped_and_is_ignored_at_prediction(capsys, tmp_path):
+    rows = [[1000 + k, k % 2, k * 0.1, (k * 3) % 5] for k in range(40)]
+    data = write_rows(tmp_path / "ids.csv", ["id", "label", "a", "b"], rows)
+    assert cli(capsys, "train", *QUICK, "--data", data, "--drop", "id", "--out",
+               tmp_path / "r")[0] == 0
+    state = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
+    assert state["feature_names"] == ["a", "b"]
+    status, out, _ = cli(capsys, "predict", tmp_path / "r", "--data", data)
+    assert status == 0 and out.count("\n") == 41
+    status, _, err = cli(capsys, "train", *QUICK, "--data", data, "--drop", "idx", "--out",
+                         tmp_path / "r2")
+    assert status == 2 and "--drop names columns it does not have: ['idx']" in err
+
+
+class Payload:
+    """Any object a pickle builds by running code."""
+
+
+def test_a_checkpoint_with_objects_gets_no_advice_to_load_it_unsafely(capsys, tmp_path):
+    assert cli(capsys, "train", *QUICK, "--out", tmp_path / "r")[0] == 0
+    torch.save({"format": "nnfoundations-model-1", "x": Payload()}, tmp_path / "r" / "model.pt")
+    status, _, err = cli(capsys, "evaluate", tmp_path / "r")
+    assert status == 2 and "holds objects beyond plain data" in err
+    assert "weights_only" not in err and err.count("\n") == 1
+
+
+def test_complex_features_are_refused_not_silently_cut(tmp_path):
+    from nnfoundations.app.formats import read_data
+
+    np.savez(tmp_path / "c.npz", X=np.ones((4, 2)) * 1j, y=np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match=r"X must be a real array"):
+        read_data(str(tmp_path / "c.npz"))
+
+
+def test_a_zero_validation_loss_is_diagnosed_and_plotted(capsys, tmp_path):
+    records = [{"epoch": e, "train_loss": 1.0 / e if e < 4 else 0.0, "val_loss":
+                1.0 / e if e < 4 else 0.0, "val_acc": 1.0, "lr": 0.1, "seconds": 0.0}
+               for e in range(1, 9)]
+    (tmp_path / "h.json").write_text(json.dumps({"version": 2, "records": records,
+                                                 "settings": {"n_outputs": 2}}))
+    status, out, _ = cli(capsys, "diagnose", tmp_path / "h.json")
+    assert status == 0 and "verdict: good fit" in out
+    assert cli(capsys, "plot", tmp_path / "h.json", "-o", tmp_path / "c.png")[0] == 0
+
+
+def test_a_folder_without_write_permission_is_refused_before_work(capsys, tmp_path,
+                                                                   monkeypatch):
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path)
+                        else real(p, mode))  # root may write anywhere; pretend not
+    status, _, err = cli(capsys, "train", "--out", tmp_path / "run")
+    assert status == 2 and "no permission to write in" in err and err.count("\n") == 1
+
+
+def test_ctrl_c_while_the_cli_imports_is_one_line(capsys, monkeypatch):
+    import builtins
+
+    from nnfoundations.__main__ import run
+
+    real = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "nnfoundations.app.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert run() == 130 and capsys.readouterr().err == "nnf: interrupted\n"

@@ -155,6 +155,8 @@ def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
                    help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
     p.add_argument("--label", help="CSV label column (default 'label', else the last)")
     p.add_argument("--labels", help="IDX labels file (default: the standard name beside)")
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="a CSV column to leave out, such as an id (repeatable)")
     p.add_argument("--hidden", type=int, nargs="*", default=d.hidden, metavar="N",
                    help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
     p.add_argument("--dropout", type=float, default=d.dropout,

@@ -16,6 +16,7 @@ class TrainConfig:
     data: str = "digits"
     label: str | None = None
     labels: str | None = None
+    drop: list[str] = field(default_factory=list)
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     dropout: float = 0.2
     epochs: int = 100

@@ -59,7 +59,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_data(source: str, *, label: str | None = None, labels: str | None = None,
-              need_labels: bool = True, features: list[str] | None = None) -> Table:
+              need_labels: bool = True, features: list[str] | None = None,
+              drop: list[str] | None = None) -> Table:
     """Read ``digits`` or a data file into a :class:`Table`.
 
     Args:
@@ -72,10 +73,13 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
         features: the feature columns a model was trained on: a CSV's columns are matched by
             name (in any order; other columns, the label's among them, are left out) and a
             missing one is refused.
+        drop: CSV columns to leave out (an id, a timestamp); an unknown one is refused.
 
     Returns:
         The :class:`Table`.
     """
+    if drop and not source.lower().endswith(".csv"):
+        raise InvalidValueError(f"--drop leaves out CSV columns; {source} is not a CSV")
     if labels is not None and (source == "digits" or source.lower().endswith((".csv", ".npz"))):
         raise InvalidValueError(f"--labels names the labels file of IDX images; {source} holds "
                                 "its own labels (a CSV names its column with --label)")
@@ -88,7 +92,7 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
             f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
     name = path.name.lower()
     if name.endswith(".csv"):
-        table = _read_csv(path, label, need_labels, features)
+        table = _read_csv(path, label, need_labels, features, drop or [])
     elif name.endswith(".npz"):
         table = _read_npz(path, need_labels)
     else:
@@ -99,7 +103,7 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
 
 
 def _read_csv(path: Path, label: str | None, need_labels: bool,
-              wanted: list[str] | None) -> Table:
+              wanted: list[str] | None, drop: list[str]) -> Table:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [row for row in csv.reader(f, delimiter=_delimiter(f)) if row]
@@ -115,6 +119,12 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
         raise InvalidValueError(f"{path}: the column name(s) {repeated} appear more than once")
+    unknown = [name for name in drop if name not in header]
+    if unknown:
+        raise InvalidValueError(f"{path}: --drop names columns it does not have: {unknown}")
+    if drop:
+        keep = [j for j, name in enumerate(header) if name not in drop]
+        header, body = [header[j] for j in keep], [[row[j] for j in keep] for row in body]
     if wanted is None:
         column = _label_column(path, header, label, need_labels)
         features = [j for j in range(len(header)) if j != column]
@@ -257,8 +267,9 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
         raise InvalidValueError(f"{path} must hold arrays {wanted}; it "
                                 f"holds {sorted(arrays)}")
     X = arrays["X"]
-    if X.ndim < 2 or not np.issubdtype(X.dtype, np.number):
-        raise InvalidValueError(f"{path}: X must be a numeric array of shape (n, ...), got "
+    if X.ndim < 2 or not np.issubdtype(X.dtype, np.number) or \
+            np.issubdtype(X.dtype, np.complexfloating):
+        raise InvalidValueError(f"{path}: X must be a real array of shape (n, ...), got "
                                 f"{X.dtype} {X.shape}")
     X = X.reshape(len(X), -1).astype(np.float64)
     _finite(path, X, lambda i, j: f"X row {i}, feature {j}")

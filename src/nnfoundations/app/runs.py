@@ -119,7 +119,7 @@ def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
 
 def _prepare(cfg: TrainConfig) -> tuple[Table, Split, list, dict[str, Any], nn.Module]:
     """Read and split the data, and build the (seeded) model for it."""
-    table = read_data(cfg.data, label=cfg.label, labels=cfg.labels)
+    table = read_data(cfg.data, label=cfg.label, labels=cfg.labels, drop=cfg.drop)
     y, classes = encode_labels(table.labels())
     if len(classes) < 2:
         raise InvalidValueError(

@@ -585,9 +585,10 @@ def _glitches(values: Sequence[float | None]) -> list[int]:
 
 
 def _shift(values: list[float]) -> float:
-    """What to add so that every loss is positive and ratios mean something: nothing for
-    positive losses; for losses that reach zero or below, their range."""
-    if not values or min(values) > 0:
+    """What to add so that ratios mean something: nothing for losses that stay at zero or
+    above (a perfect fit reaches zero) and start above it; otherwise (a likelihood-style
+    loss that goes negative, or one that starts at zero) their range."""
+    if not values or (min(values) >= 0 and values[0] > 0):
         return 0.0
     span = max(values) - min(values)
     return -min(values) + (span if span > 0 else 1.0)

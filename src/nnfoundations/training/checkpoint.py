@@ -3,6 +3,8 @@ format of a ``fit()`` checkpoint, which resumes a run exactly where it was saved
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,13 @@ def safe_load(path: str | Path) -> dict[str, Any]:
         raise InvalidValueError(f"no such checkpoint file: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if zipfile.is_zipfile(path):  # a real torch file: refused, its text would suggest
+            raise InvalidValueError(  # loading it unsafely
+                f"{path} holds objects beyond plain data, which only running its code could "
+                "build; nnf loads data only") from None
+        raise InvalidValueError(f"{path} is not a readable checkpoint ({first_line(err)})") \
+            from None
     except Exception as err:  # torch raises many kinds for a truncated or foreign file
         raise InvalidValueError(f"{path} is not a readable checkpoint ({first_line(err)})") \
             from None
