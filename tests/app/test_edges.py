@@ -411,14 +411,16 @@ def test_hostile_histories_are_refused(capsys, tmp_path, text, message):
     assert status == 2 and message in err
 
 
-def test_an_id_column_can_be_dropped_and_is_ignored_at_prediction(capsys, tmp_path):
+def test_an_id_column_can_be_dropped_and_unknown_columns_are_refused(capsys, tmp_path):
     rows = [[1000 + k, k % 2, k * 0.1, (k * 3) % 5] for k in range(40)]
     data = write_rows(tmp_path / "ids.csv", ["id", "label", "a", "b"], rows)
     assert cli(capsys, "train", *QUICK, "--data", data, "--drop", "id", "--out",
                tmp_path / "r")[0] == 0
     state = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert state["feature_names"] == ["a", "b"]
-    status, out, _ = cli(capsys, "predict", tmp_path / "r", "--data", data)
+    status, _, err = cli(capsys, "predict", tmp_path / "r", "--data", data)
+    assert status == 2 and "has columns the model was not trained on: ['id']" in err
+    status, out, _ = cli(capsys, "predict", tmp_path / "r", "--data", data, "--drop", "id")
     assert status == 0 and out.count("\n") == 41
     status, _, err = cli(capsys, "train", *QUICK, "--data", data, "--drop", "idx", "--out",
                          tmp_path / "r2")

@@ -87,7 +87,7 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nnfoundations.app.runs import evaluate_run
 
-    metrics = evaluate_run(args.run_dir, args.data, args.label, args.labels)
+    metrics = evaluate_run(args.run_dir, args.data, args.label, args.labels, args.drop)
     print(f"loss {metrics['loss']:.4f}   accuracy {metrics['accuracy']:.4f}   "
           f"({metrics['n']} examples)")
     print(f"{'class':>12}{'count':>8}{'accuracy':>10}")
@@ -103,7 +103,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if args.out:
         writable_file(args.out)
-    predictions, proba, classes = predict_run(args.run_dir, args.data, args.label)
+    predictions, proba, classes = predict_run(args.run_dir, args.data, args.label, args.drop)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["prediction"] + ([f"p_{c}" for c in classes] if args.proba else []))
@@ -220,13 +220,17 @@ def _add_others(commands: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir")
     p.add_argument("--data", help="labelled data: digits, .csv, .npz or IDX (default: the "
                    "run's own held-out test rows)")
-    p.add_argument("--label", help="CSV label column")
+    p.add_argument("--label", help="CSV label column (default: the run's)")
     p.add_argument("--labels", help="IDX labels file")
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="a CSV column to leave out (repeatable)")
     p.set_defaults(run=_cmd_evaluate)
     p = commands.add_parser("predict", help="predict a label for each row of a data file")
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="a .csv, .npz or IDX file (labels ignored)")
-    p.add_argument("--label", help="a CSV label column to leave out")
+    p.add_argument("--label", help="a CSV label column to leave out (default: the run's)")
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="a CSV column to leave out (repeatable)")
     p.add_argument("--out", help="write the CSV here instead of stdout")
     p.add_argument("--proba", action="store_true", help="add each class's probability")
     p.set_defaults(run=_cmd_predict)

@@ -32,11 +32,12 @@ class Table:
     y: np.ndarray | None
     feature_names: list[str]
     label_name: str = ""  # where the labels came from: a column, an array, a file
+    label_column: str | None = None  # a CSV's label column
 
     def rows(self, index: np.ndarray) -> Table:
         """The table with only the rows ``index``."""
         return Table(self.X[index], None if self.y is None else self.y[index],
-                     self.feature_names, self.label_name)
+                     self.feature_names, self.label_name, self.label_column)
 
     def describe(self) -> str:
         """One line on what was read: rows, features, the label and its classes."""
@@ -130,8 +131,13 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
         features = [j for j in range(len(header)) if j != column]
     else:
         features = _matched(path, header, wanted)
-        column = _label_column(path, header, label, need_labels,
-                               others=[j for j in range(len(header)) if j not in features])
+        others = [j for j in range(len(header)) if j not in features]
+        column = _label_column(path, header, label, need_labels, others=others)
+        unknown = [header[j] for j in others if j != column]
+        if unknown:
+            raise InvalidValueError(f"{path} has columns the model was not trained on: "
+                                    f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''}; "
+                                    "leave them out with --drop")
     X = _numbers(path, body, features, header)
     y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
                                             path, lambda k: f"line {k + 2}")
@@ -142,7 +148,8 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
             f"continuous ({len(np.unique(y))} distinct values in {len(y)} rows), not a class; "
             "name the label column with --label")
     return Table(X, y, [header[j] for j in features],
-                 "" if column is None else f"column '{header[column]}'")
+                 "" if column is None else f"column '{header[column]}'",
+                 None if column is None else header[column])
 
 
 def _continuous(y: np.ndarray) -> bool:

@@ -94,7 +94,8 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     model_state = _model_state(model, architecture, split.standardizer, classes,
                                table.feature_names)
     split_record = {"data": cfg.data if cfg.data == "digits" else str(Path(cfg.data).resolve()),
-                    "sha256": _fingerprint(cfg.data), "label": cfg.label, "labels": cfg.labels,
+                    "sha256": _fingerprint(cfg.data), "label": table.label_column or cfg.label,
+                    "labels": cfg.labels,
                     "test_index": split.test_index.tolist()}
     out = _write_run(out, model_state, history, diagnosis, metrics,
                      {"settings": asdict(cfg), "split": split_record}, unique=cfg.out is None)
@@ -286,21 +287,22 @@ def _usable(path: Path, model: nn.Module, standardizer: Standardizer) -> None:
 
 
 def evaluate_run(run_dir: str | Path, data: str | None = None, label: str | None = None,
-                 labels: str | None = None) -> dict[str, Any]:
+                 labels: str | None = None, drop: list[str] | None = None) -> dict[str, Any]:
     """Loss, accuracy and per-class accuracy of a saved model on labelled data; without
     ``data``, on the run's own held-out test rows (refused if the data file has changed).
     Scoring the very data the run was trained on warns that the scores are optimistic."""
     run = load_run(run_dir)
-    saved = _saved_split(Path(run_dir))
+    saved = _saved_split(Path(run_dir), required=data is None)
     source = data or saved["data"]
-    table = read_data(source, label=label if data else saved["label"],
-                      labels=labels if data else saved["labels"], features=run.feature_names)
+    table = read_data(source, label=label or saved.get("label"),
+                      labels=labels if data else saved["labels"], features=run.feature_names,
+                      drop=drop)
     if data is None:
         if _fingerprint(source) != saved["sha256"]:
             raise InvalidValueError(f"{source} has changed since the run was trained; give the "
                                     "data to score with --data")
         table = table.rows(np.asarray(saved["test_index"], dtype=np.int64))
-    elif _fingerprint(data) == saved["sha256"]:
+    elif _fingerprint(data) == saved.get("sha256"):
         warnings.warn(f"{data} is the data the run was trained on: its training rows are scored "
                       "too, so the scores are optimistic (leave out --data to score the run's "
                       "held-out test rows)", UserWarning, stacklevel=2)
@@ -323,23 +325,28 @@ def _fingerprint(source: str) -> str:
     return digest.hexdigest()
 
 
-def _saved_split(run_dir: Path) -> dict[str, Any]:
+def _saved_split(run_dir: Path, required: bool = False) -> dict[str, Any]:
+    """The run's ``split.json`` (empty for a run of an older nnf, unless ``required``)."""
     path = run_dir / "split.json"
     if not path.is_file():
+        if not required:
+            return {}
         raise InvalidValueError(f"{run_dir} has no split.json (a run of an older nnf): give "
                                 "the data to score with --data")
     saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return saved
 
 
-def predict_run(run_dir: str | Path, data: str,
-                label: str | None = None) -> tuple[list, np.ndarray, list]:
-    """Predicted labels (the original ones) and class probabilities for each row of data.
+def predict_run(run_dir: str | Path, data: str, label: str | None = None,
+                drop: list[str] | None = None) -> tuple[list, np.ndarray, list]:
+    """Predicted labels (the original ones) and class probabilities for each row of data;
+    a label column (the one the run was trained with, or ``label``) is left out.
 
     Returns:
         The predicted labels, the probabilities (n, classes), and the classes.
     """
     run = load_run(run_dir)
-    table = read_data(data, label=label, need_labels=False, features=run.feature_names)
+    table = read_data(data, label=label or _saved_split(Path(run_dir)).get("label"),
+                      need_labels=False, features=run.feature_names, drop=drop)
     proba = predict_proba(run.model, run.features(table)).numpy()
     return [run.classes[i] for i in proba.argmax(axis=1)], proba, run.classes
