@@ -47,12 +47,20 @@ def _target(path: Path) -> tuple[Path | None, int]:
             raise InvalidValueError(f"{path} is a link to nothing; refusing to write through it")
         return path, 0o666 & ~current_umask()
     info = path.stat()  # of what a link points to
-    if stat.S_ISCHR(info.st_mode):
+    if stat.S_ISCHR(info.st_mode) or _open_stream(path):
         return None, 0
     if not stat.S_ISREG(info.st_mode):
         kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise InvalidValueError(f"{path} is {kind}; refusing to replace it")
     return path.resolve(), stat.S_IMODE(info.st_mode)
+
+
+def _open_stream(path: Path) -> bool:
+    """``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``: a descriptor already open (a
+    terminal, a pipe, a redirected file), written in place."""
+    name = str(path)
+    return name in ("/dev/stdout", "/dev/stderr") or name.startswith(("/dev/fd/",
+                                                                       "/proc/self/fd/"))
 
 
 def current_umask() -> int:
@@ -86,11 +94,12 @@ def writable_file(path: str | Path) -> Path:
     return path
 
 
-def new_directory(path: str | Path) -> Path:
+def new_directory(path: str | Path, *, taken_ok: bool = False) -> Path:
     """``path`` if a directory can be created there (it must not exist, not even as a
-    dangling link), checked before any work is done."""
+    dangling link, unless ``taken_ok``: a free name beside it will do), checked before any
+    work is done."""
     path = Path(path)
-    if path.exists() or path.is_symlink():
+    if not taken_ok and (path.exists() or path.is_symlink()):
         raise InvalidValueError(f"{path} already exists; choose another --out")
     ancestor = path.parent
     while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:

@@ -115,8 +115,6 @@ def test_two_default_runs_in_the_same_second_both_land(tmp_path, monkeypatch):
     monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-000000")
     config = TrainConfig(hidden=[8], epochs=1, quiet=True)
     first = runs.train_run(config).path
-    # a second run that found the name free at its start, as a concurrent one would
-    monkeypatch.setattr(runs, "new_directory", lambda path: os.fspath(path) and path)
     second = runs.train_run(config).path
     assert first.name == "20261201-000000" and second.name == "20261201-000000-2"
     assert (first / "model.pt").is_file() and (second / "model.pt").is_file()
@@ -481,3 +479,23 @@ def test_ctrl_c_while_the_cli_imports_is_one_line(capsys, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", interrupted)
     assert run() == 130 and capsys.readouterr().err == "nnf: interrupted\n"
+
+
+def test_out_to_stdout_writes_into_the_redirect(tmp_path):
+    run_dir = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(run_dir)]) == 0
+    target = tmp_path / "p.csv"
+    with target.open("w") as redirected:
+        done = subprocess.run([sys.executable, "-m", "nnfoundations", "predict", str(run_dir),
+                               "--data", "digits", "--out", "/dev/stdout"], stdout=redirected,
+                              stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == 0 and target.read_text().startswith("prediction\n")
+    assert len(target.read_text().splitlines()) == 1798
+
+
+def test_a_second_default_run_in_the_same_second_after_the_first_landed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-000001")
+    config = TrainConfig(hidden=[8], epochs=1, quiet=True)
+    assert runs.train_run(config).path.name == "20261201-000001"
+    assert runs.train_run(config).path.name == "20261201-000001-2"

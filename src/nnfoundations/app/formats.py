@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -328,6 +329,12 @@ def _plausible(path: Path, dims: list[int], expected: int, header: int, packed: 
     if expected > bound:
         raise InvalidValueError(f"{path}: the header promises {dims} values ({expected:,} "
                                 f"bytes), more than a {size:,}-byte file can hold")
+    need = 8 * math.prod(dims)  # read as float64 features
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > memory // 2:
+        raise InvalidValueError(f"{path}: its {math.prod(dims):,} values need {need / 2**30:.1f} "
+                                f"GiB as features, more than half this machine's "
+                                f"{memory / 2**30:.1f} GiB")
 
 
 def labels_beside(images: Path) -> list[Path]:

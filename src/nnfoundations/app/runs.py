@@ -81,7 +81,8 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     was read (rows, features, the label column and its classes) before training starts."""
     cfg.check()
     device = resolve_device(cfg.device)
-    out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
+                        taken_ok=cfg.out is None)  # a default name moves aside if taken
     table, split, classes, architecture, model = _prepare(cfg)
     if announce is not None:
         announce(f"data {cfg.data}: {table.describe()}")
