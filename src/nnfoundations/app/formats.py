@@ -106,6 +106,24 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
 
 def _read_csv(path: Path, label: str | None, need_labels: bool,
               wanted: list[str] | None, drop: list[str]) -> Table:
+    header, body = _csv_cells(path, drop)
+    column, features = _columns(path, header, label, need_labels, wanted)
+    X = _numbers(path, body, features, header)
+    y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
+                                            path, lambda k: f"line {k + 2}")
+    if column is not None and y is not None and label is None and header[column] != "label" \
+            and _continuous(y):  # a guessed label column must look like classes
+        raise InvalidValueError(
+            f"{path}: the label was taken to be the column '{header[column]}', but it looks "
+            f"continuous ({len(np.unique(y))} distinct values in {len(y)} rows), not a class; "
+            "name the label column with --label")
+    return Table(X, y, [header[j] for j in features],
+                 "" if column is None else f"column '{header[column]}'",
+                 None if column is None else header[column])
+
+
+def _csv_cells(path: Path, drop: list[str]) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows, every row as wide as the header, ``drop`` left out."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [row for row in csv.reader(f, delimiter=_delimiter(f)) if row]
@@ -124,33 +142,25 @@ def _read_csv(path: Path, label: str | None, need_labels: bool,
     unknown = [name for name in drop if name not in header]
     if unknown:
         raise InvalidValueError(f"{path}: --drop names columns it does not have: {unknown}")
-    if drop:
-        keep = [j for j, name in enumerate(header) if name not in drop]
-        header, body = [header[j] for j in keep], [[row[j] for j in keep] for row in body]
+    keep = [j for j, name in enumerate(header) if name not in drop]
+    return [header[j] for j in keep], [[row[j] for j in keep] for row in body]
+
+
+def _columns(path: Path, header: list[str], label: str | None, need_labels: bool,
+             wanted: list[str] | None) -> tuple[int | None, list[int]]:
+    """The label's column and the feature columns (a model's ``wanted`` ones, by name)."""
     if wanted is None:
         column = _label_column(path, header, label, need_labels)
-        features = [j for j in range(len(header)) if j != column]
-    else:
-        features = _matched(path, header, wanted)
-        others = [j for j in range(len(header)) if j not in features]
-        column = _label_column(path, header, label, need_labels, others=others)
-        unknown = [header[j] for j in others if j != column]
-        if unknown:
-            raise InvalidValueError(f"{path} has columns the model was not trained on: "
-                                    f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''}; "
-                                    "leave them out with --drop")
-    X = _numbers(path, body, features, header)
-    y = None if column is None else _labels(np.array([row[column].strip() for row in body]),
-                                            path, lambda k: f"line {k + 2}")
-    if column is not None and y is not None and label is None and header[column] != "label" \
-            and _continuous(y):  # a guessed label column must look like classes
-        raise InvalidValueError(
-            f"{path}: the label was taken to be the column '{header[column]}', but it looks "
-            f"continuous ({len(np.unique(y))} distinct values in {len(y)} rows), not a class; "
-            "name the label column with --label")
-    return Table(X, y, [header[j] for j in features],
-                 "" if column is None else f"column '{header[column]}'",
-                 None if column is None else header[column])
+        return column, [j for j in range(len(header)) if j != column]
+    features = _matched(path, header, wanted)
+    others = [j for j in range(len(header)) if j not in features]
+    column = _label_column(path, header, label, need_labels, others=others)
+    unknown = [header[j] for j in others if j != column]
+    if unknown:
+        raise InvalidValueError(f"{path} has columns the model was not trained on: "
+                                f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''}; "
+                                "leave them out with --drop")
+    return column, features
 
 
 def _continuous(y: np.ndarray) -> bool:
