@@ -155,8 +155,7 @@ def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
                    help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
     p.add_argument("--label", help="CSV label column (default 'label', else the last)")
     p.add_argument("--labels", help="IDX labels file (default: the standard name beside)")
-    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
-                   help="a CSV column to leave out, such as an id (repeatable)")
+    _add_drop(p)
     p.add_argument("--hidden", type=int, nargs="*", default=d.hidden, metavar="N",
                    help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
     p.add_argument("--dropout", type=float, default=d.dropout,
@@ -215,25 +214,31 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_explain)
 
 
-def _add_others(commands: argparse._SubParsersAction) -> None:
+def _add_drop(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="a CSV column to leave out, such as an id (repeatable)")
+
+
+def _add_apply(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("evaluate", help="loss, accuracy and per-class accuracy of a run")
     p.add_argument("run_dir")
     p.add_argument("--data", help="labelled data: digits, .csv, .npz or IDX (default: the "
                    "run's own held-out test rows)")
     p.add_argument("--label", help="CSV label column (default: the run's)")
     p.add_argument("--labels", help="IDX labels file")
-    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
-                   help="a CSV column to leave out (repeatable)")
+    _add_drop(p)
     p.set_defaults(run=_cmd_evaluate)
     p = commands.add_parser("predict", help="predict a label for each row of a data file")
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="a .csv, .npz or IDX file (labels ignored)")
     p.add_argument("--label", help="a CSV label column to leave out (default: the run's)")
-    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
-                   help="a CSV column to leave out (repeatable)")
+    _add_drop(p)
     p.add_argument("--out", help="write the CSV here instead of stdout")
     p.add_argument("--proba", action="store_true", help="add each class's probability")
     p.set_defaults(run=_cmd_predict)
+
+
+def _add_curves(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "diagnose", help="diagnose a run's curves, from nnf or any framework's log",
         description="Diagnose the train and validation curves of a run: a run directory or "
@@ -266,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_command_parser(debug))
     _add_train(commands)
-    _add_others(commands)
+    _add_apply(commands)
+    _add_curves(commands)
     _add_explain(commands)
     return parser
 
