@@ -246,6 +246,16 @@ class _Series:
         """Index of the trend's minimum (the first, when it is flat)."""
         return min(range(len(self.trend)), key=self.trend.__getitem__)
 
+    @property
+    def best(self) -> int:
+        """Index of the lowest value itself: the epoch to keep."""
+        return min(range(len(self.raw)), key=self.raw.__getitem__)
+
+    def stays_above(self, low: int, margin: float) -> bool:
+        """Whether the last three epochs' trend all stay ``margin`` above the trend at
+        ``low``: a rise that persists, not one spike."""
+        return all(x > self.trend[low] + margin for x in self.trend[-3:])
+
 
 class _Evidence:
     """The figures of one run's curves, and the rules over them."""
@@ -289,9 +299,7 @@ class _Evidence:
 
     def _diagnosis(self, verdict: str, confidence: float, *reasons: str,
                    keep: bool = True) -> Diagnosis:
-        best = self._label(self.mon.at[min(range(len(self.mon.raw)),
-                                           key=self.mon.raw.__getitem__)]) \
-            if self.mon.raw else None
+        best = self._label(self.mon.at[self.mon.best]) if self.mon.raw else None
         notes = [f"{len(self.glitches)} isolated non-finite value(s) (epochs "
                  f"{', '.join(str(self._label(k)) for k in self.glitches[:5])}) were left out"] \
             if self.glitches else []
@@ -382,7 +390,7 @@ class _Evidence:
         rise = m.trend[-1] - m.trend[low]
         needed = max(OVERFIT_RISE * m.trend[low], RISE_WIDTHS * m.noise)
         if len(m.raw) - 1 - low < OVERFIT_EPOCHS_PAST or rise <= needed or \
-                not all(x > m.trend[low] + needed / 2 for x in m.trend[-3:]) or \
+                not m.stays_above(low, needed / 2) or \
                 (t is not m and self._fits_train(low)):
             return None
         self.facts["oscillation"] = True
@@ -404,11 +412,11 @@ class _Evidence:
         needed = max(OVERFIT_RISE * v.trend[low], RISE_WIDTHS * v.noise,
                      0.02 * (self.yardstick - v.trend[low]))
         train_fell = self._fits_train(low)
-        persistent = all(x > v.trend[low] + needed / 2 for x in v.trend[-3:])
+        persistent = v.stays_above(low, needed / 2)
         if rise > needed and past >= max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10) and \
                 train_fell and persistent:
             strength = min(rise / needed, 4.0)
-            best = min(range(len(v.raw)), key=v.raw.__getitem__)
+            best = v.best
             return self._diagnosis(
                 "overfitting", 0.55 + 0.1 * strength,
                 f"the validation loss was lowest at epoch {self._label(v.at[best])} "
@@ -506,7 +514,7 @@ class _Evidence:
                 max(OVERFIT_RISE * v.trend[low], RISE_WIDTHS * v.noise):
             return None
         ratio = v.trend[-1] / self.yardstick
-        best = min(range(len(v.raw)), key=v.raw.__getitem__)
+        best = v.best
         return self._diagnosis(
             "good_fit", min(0.95, 0.6 + 0.3 * (1 - ratio / HIGH_LOSS)) if self.chance else 0.6,
             f"the {self.name} fell to {v.raw[best] - self.shift:.4g} (epoch "

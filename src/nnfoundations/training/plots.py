@@ -46,7 +46,7 @@ def plot_history(history: History, path: str | Path,
     """
     if not history.records:
         raise InvalidValueError("the History has no epochs to plot")
-    check_image_path(path)  # before any drawing
+    image_format = check_image_path(path)  # before any drawing
     diagnosis = diagnosis or diagnose(history)
     has_acc = any(v is not None for v in history.val_acc)
     # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone
@@ -64,13 +64,13 @@ def plot_history(history: History, path: str | Path,
     stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
         f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
-    return _save(fig, path)
+    return _save(fig, path, image_format)
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path, image_format: str) -> Path:
     fig.tight_layout()
     buffer = BytesIO()
-    fig.savefig(buffer, format=check_image_path(path), dpi=110)
+    fig.savefig(buffer, format=image_format, dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 
@@ -110,7 +110,7 @@ def plot_lr_find(found: LRFind, path: str | Path) -> Path:
     """Draw a learning-rate sweep (loss against log lr) and its suggestion into a PNG."""
     if not found.lrs:
         raise InvalidValueError("the sweep has no steps to plot")
-    check_image_path(path)
+    image_format = check_image_path(path)
     fig = Figure(figsize=(6.5, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
@@ -127,4 +127,4 @@ def plot_lr_find(found: LRFind, path: str | Path) -> Path:
         ax.set_ylim(min(finite) * 0.9, max(finite[: max(1, len(finite) // 2)]) * 1.5)
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return _save(fig, path, image_format)
