@@ -15,6 +15,8 @@ from nnfoundations.training.batches import Batches
 from nnfoundations.training.optimizers import make_optimizer
 from nnfoundations.training.step import evaluate
 
+pytestmark = pytest.mark.usefixtures("engine")  # every test here runs on both engines
+
 
 def plain_sgd(params):
     return torch.optim.SGD(params, lr=0.05, foreach=False)
@@ -36,12 +38,12 @@ def test_updates_per_epoch_gives_the_seed_numbers():
 
 
 def test_batches_equal_dataloaders_from_the_same_generator():
-    X, y = torch.randn(1303, 3), torch.arange(1303)  # several gathers of 64 batches
+    X, y = torch.randn(1303, 3), torch.arange(1303)  # a last partial batch
     ours = Batches((X, y), 10, torch.device("cpu"))
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     loader = DataLoader(TensorDataset(X, y), batch_size=10, shuffle=True, generator=g2)
     for _ in range(3):  # epochs
-        mine = list(ours.epoch(g1))
+        mine = [(xa.clone(), ya.clone()) for xa, ya in ours.epoch(g1)]  # reused buffers
         theirs = list(loader)
         assert len(mine) == len(theirs) == updates_per_epoch(1303, 10) == 131
         for (xa, ya), (xb, yb) in zip(mine, theirs, strict=True):
@@ -136,34 +138,24 @@ def test_nan_in_the_data_stops_at_once_with_epoch_and_step(digits):
     assert history.stop_kind is StopKind.NON_FINITE
 
 
-def on_call(n, action):
-    """A forward hook for the loss that applies ``action(output, k)`` on its k-th call."""
-    calls = [0]
-
-    def hook(module, inputs, output):
-        calls[0] += 1
-        return action(output, calls[0] - n)
-
-    return hook
+def nan_from_then_on(X, k):
+    return X * float("nan") if k >= 0 else X
 
 
-def nan_from_then_on(output, k):
-    return output * float("nan") if k >= 0 else output
+def signal_once(signum):
+    def send(X, k):
+        if k == 0:
+            os.kill(os.getpid(), signum)
+        return X
+    return send
 
 
-def ctrl_c_once(output, k):
-    if k == 0:
-        os.kill(os.getpid(), signal.SIGINT)
-    return output
-
-
-def test_nan_loss_later_stops_and_restores_the_best_weights(digits):
-    train, val = small(digits)  # 5 steps + 1 evaluation an epoch
-    loss_fn = nn.CrossEntropyLoss()
-    loss_fn.register_forward_hook(on_call(14, nan_from_then_on))  # step 2 of epoch 3
+def test_nan_loss_later_stops_and_restores_the_best_weights(digits, on_step):
+    train, val = small(digits)  # 5 steps an epoch
+    on_step(12, nan_from_then_on)  # step 2 of epoch 3
     torch.manual_seed(0)
     model = build_model(64, [16], 10)
-    history = fit(model, train, val, epochs=5, loss_fn=loss_fn, seed=0, progress=False)
+    history = fit(model, train, val, epochs=5, seed=0, progress=False)
     assert len(history) == 2 and history.best_epoch == 2
     assert history.stop_reason.startswith("non-finite loss (nan) at epoch 3, step 2")
     assert history.stop_kind is StopKind.NON_FINITE
@@ -178,7 +170,8 @@ def test_exploding_learning_rate_stops_on_a_non_finite_loss(digits):
     assert history.stop_reason.startswith("non-finite") and history.stop_kind is StopKind.NON_FINITE
 
 
-def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digits, tmp_path):
+def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digits, tmp_path,
+                                                                            on_step):
     train, val = small(digits)  # 300 examples, batch 64: 5 steps per epoch
     torch.manual_seed(0)
     start = build_model(64, [32], 10, dropout_rate=0.2).state_dict()
@@ -189,13 +182,9 @@ def test_ctrl_c_stops_after_the_step_and_resume_equals_an_uninterrupted_run(digi
         return m
 
     whole = fit(model(), train, val, epochs=5, seed=4, progress=False)
-    interrupting = nn.CrossEntropyLoss()
-    # 5 steps and 1 evaluation an epoch: call 15 is step 3 of epoch 3
-    interrupting.register_forward_hook(on_call(15, ctrl_c_once))
+    on_step(13, signal_once(signal.SIGINT))  # 5 steps an epoch: step 3 of epoch 3
     ckpt = tmp_path / "run.pt"
-    m = model()
-    cut = fit(m, train, val, epochs=5, seed=4, loss_fn=interrupting, checkpoint=ckpt,
-              progress=False)
+    cut = fit(model(), train, val, epochs=5, seed=4, checkpoint=ckpt, progress=False)
     assert cut.stop_kind is StopKind.INTERRUPTED and len(cut) == 2
     assert "after step 3" in cut.stop_reason
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -307,17 +296,9 @@ def test_numpy_arrays_and_float64_tensors_train_a_float32_model(digits):
         fit(build_model(64, [16], 10), ([[0.0] * 64], [0]), epochs=1, progress=False)
 
 
-def test_sigterm_stops_after_the_step_like_ctrl_c(digits):
+def test_sigterm_stops_after_the_step_like_ctrl_c(digits, on_step):
     train, val = small(digits)
-
-    def term_once(output, k):
-        if k == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return output
-
-    loss_fn = nn.CrossEntropyLoss()
-    loss_fn.register_forward_hook(on_call(8, term_once))  # step 2 of epoch 2
-    history = fit(build_model(64, [16], 10), train, val, epochs=5, seed=0, loss_fn=loss_fn,
-                  progress=False)
+    on_step(7, signal_once(signal.SIGTERM))  # step 2 of epoch 2
+    history = fit(build_model(64, [16], 10), train, val, epochs=5, seed=0, progress=False)
     assert history.stop_kind is StopKind.INTERRUPTED and len(history) == 1
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

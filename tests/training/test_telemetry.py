@@ -33,6 +33,7 @@ def test_an_observed_step_records_norms_updates_and_firing():
     assert record["input_max_abs"] == pytest.approx(X.abs().max().item())
 
 
+@pytest.mark.usefixtures("engine")
 def test_fit_records_one_entry_per_epoch_and_can_be_switched_off(digits):
     train, val = (digits.X_train[:200], digits.y_train[:200]), (digits.X_val, digits.y_val)
     history = fit(build_model(64, [16], 10), train, val, epochs=3, seed=0, progress=False)
@@ -44,6 +45,7 @@ def test_fit_records_one_entry_per_epoch_and_can_be_switched_off(digits):
     assert quiet.telemetry == []
 
 
+@pytest.mark.usefixtures("engine")
 def test_telemetry_changes_nothing_of_the_training(digits):
     train = (digits.X_train[:300], digits.y_train[:300])
     runs = []

@@ -65,18 +65,20 @@ def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimi
                adopt_seed: bool) -> tuple[History, StateDict | None]:
     """Restore a :func:`save_fit` checkpoint into the run.
 
-    The settings must match the saved run's, but for the epochs, the device and (when
-    ``adopt_seed``) the seed, which the saved run's replaces.
+    The settings must match the saved run's, but for the epochs, the device, the engine
+    (both compute the same gradients) and (when ``adopt_seed``) the seed, which the saved
+    run's replaces.
 
     Returns:
-        The saved History (its ``epochs`` setting updated) and the best weights so far.
+        The saved History (its ``epochs``, ``device`` and ``engine`` now this run's) and the
+        best weights so far.
     """
     state = safe_load(path)
     if state.get("format") != FIT_FORMAT:
         raise InvalidValueError(f"{path} is not a fit() checkpoint (format "
                                 f"{state.get('format')!r})")
     history = History.from_dict(state["history"])
-    free = ("epochs", "device", "seed") if adopt_seed else ("epochs", "device")
+    free = ("epochs", "device", "engine") + (("seed",) if adopt_seed else ())
     changed = sorted(k for k in settings if k not in free
                      and history.settings.get(k) != settings[k])
     if changed:
@@ -92,5 +94,6 @@ def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimi
     torch.set_rng_state(state["torch_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    history.settings["epochs"] = settings["epochs"]
+    for key in ("epochs", "device", "engine"):  # the run goes on as now asked
+        history.settings[key] = settings[key]
     return history, state["best"] or None

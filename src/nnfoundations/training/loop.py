@@ -13,24 +13,30 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn as nn
 from tqdm import tqdm
 
+from nnfoundations._errors import InvalidValueError
 from nnfoundations._signals import caught
-from nnfoundations.history import History, StopKind
+from nnfoundations.history import History, LossKind, StopKind
+from nnfoundations.training.backprop import MatrixBackprop, unsupported
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
 from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
 from nnfoundations.training.inference import CHUNK_ROWS, model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.settings import FitSettings
-from nnfoundations.training.step import evaluate, step
+from nnfoundations.training.step import check_labels, evaluate, step
 from nnfoundations.training.stopping import StopDecision, early_stopping
 from nnfoundations.training.telemetry import Telemetry
+
+#: One training step: ``(X_batch, y_batch, telemetry, first_epoch)`` to the detached loss.
+Stepper = Callable[[torch.Tensor, torch.Tensor, Telemetry | None, bool], torch.Tensor]
 
 
 @dataclass
@@ -43,18 +49,18 @@ class _EpochResult:
     interrupted: bool = False
 
 
-def _train_epoch(model: nn.Module, batches: Iterable[TensorPair], loss_fn: nn.Module,
-                 optimizer: torch.optim.Optimizer, stop_flag: dict[str, bool],
-                 telemetry: Telemetry | None, first_epoch: bool) -> _EpochResult:
+def _train_epoch(step_fn: Stepper, device: torch.device, batches: Iterable[TensorPair],
+                 stop_flag: dict[str, bool], telemetry: Telemetry | None,
+                 first_epoch: bool) -> _EpochResult:
     """One pass of steps; the losses stay on the device until the end (one sync per epoch),
     except on the CPU, where looking at each loss costs nothing and stops a NaN at once.
     ``telemetry`` observes the first step."""
     result, losses, sizes = _EpochResult(), [], []
     start = time.perf_counter()
-    look_each_step = model_device(model).type == "cpu"
+    look_each_step = device.type == "cpu"
     for X_batch, y_batch in batches:
         watch = telemetry if result.steps == 0 else None
-        loss = step(model, X_batch, y_batch, loss_fn, optimizer, watch, first_epoch)
+        loss = step_fn(X_batch, y_batch, watch, first_epoch)
         losses.append(loss)
         sizes.append(len(y_batch))
         result.steps += 1
@@ -92,6 +98,7 @@ def fit(
     checkpoint: str | Path | None = None,
     resume: str | Path | None = None,
     telemetry: bool = True,
+    engine: str = "auto",
 ) -> History:
     """Train ``model`` by mini-batch gradient descent and return its :class:`History`.
 
@@ -126,6 +133,12 @@ def fit(
         resume: a checkpoint to continue from, exactly where it was saved.
         telemetry: record per-epoch gradient norms, update sizes, dead ReLU shares and the
             inputs' scale in ``history.telemetry``, from one observed step per epoch.
+        engine: how the gradients are computed. ``"matrix"``: backpropagation by hand at
+            matrix scale (:mod:`~nnfoundations.training.backprop`), for ``(X, y)`` data, a
+            model ``build_model`` makes, cross-entropy and Adam, AdamW or SGD;
+            ``"autograd"``: ``loss.backward()``, for anything; ``"auto"`` (default): the
+            matrix path where it applies, else autograd. ``history.settings["engine"]``
+            records which ran.
 
     Returns:
         The run's :class:`History`.
@@ -140,7 +153,8 @@ def fit(
     """
     settings = FitSettings.check(epochs=epochs, batch_size=batch_size, lr=lr,
                                  optimizer=optimizer, loss_fn=loss_fn, patience=patience,
-                                 min_delta=min_delta, restore_best=restore_best, seed=seed)
+                                 min_delta=min_delta, restore_best=restore_best, seed=seed,
+                                 engine=engine)
     if device is not None:
         model.to(device)
     if seed is not None:
@@ -150,10 +164,14 @@ def fit(
     val_data = val_tensors(val, model_dtype(model))
     opt = make_optimizer(optimizer, model, settings.lr)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    recorded = {**settings.to_dict(), "n_train": batches.n,
+    step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt)
+    recorded = {**settings.to_dict(), "engine": used, "n_train": batches.n,
                 "n_val": None if val_data is None else len(val_data[0]),
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
-    run = _Run(model, batches, val_data, loss_fn, opt, generator, settings,
+    if settings.loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
+            and batches.tensors is not None and not batches.tensors[1].is_floating_point():
+        check_labels(batches.tensors[1], recorded["n_outputs"])  # before any step, on any path
+    run = _Run(model, batches, val_data, loss_fn, opt, step_fn, generator, settings,
                History(settings=recorded), None,
                sys.stderr.isatty() if progress is None else bool(progress), checkpoint,
                Telemetry(model) if telemetry else None)
@@ -171,6 +189,25 @@ def fit(
     return run.history
 
 
+def _stepper(engine: str, model: nn.Module, batches: Batches, loss_fn: nn.Module,
+             optimizer: torch.optim.Optimizer) -> tuple[Stepper, str]:
+    """The training step for ``engine``, and the name of the engine that it is."""
+    reason = "the data is a Dataset, not (X, y) tensors" if batches.tensors is None else \
+        "the labels are not class indices" if batches.tensors[1].is_floating_point() else \
+        unsupported(model, loss_fn, optimizer)
+    if engine != "autograd" and reason is None:
+        return MatrixBackprop(cast(nn.Sequential, model), optimizer,
+                              batches.batch_size).step, "matrix"
+    if engine == "matrix":
+        raise InvalidValueError(f"engine='matrix' cannot train this run: {reason}; use "
+                                "engine='autograd' or 'auto'")
+
+    def autograd_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
+                      first_epoch: bool) -> torch.Tensor:
+        return step(model, X, y, loss_fn, optimizer, telemetry, first_epoch)
+    return autograd_step, "autograd"
+
+
 def _snapshot(model: nn.Module) -> StateDict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -184,6 +221,7 @@ class _Run:
     val_data: TensorPair | None
     loss_fn: nn.Module
     optimizer: torch.optim.Optimizer
+    step: Stepper
     generator: torch.Generator
     settings: FitSettings
     history: History
@@ -201,7 +239,7 @@ class _Run:
     def _epoch(self, epoch: int, stop_flag: dict[str, bool]) -> StopDecision:
         batches = _progress_bar(self.batches.epoch(self.generator), len(self.batches), epoch,
                                 self.show, self.settings.epochs)
-        result = _train_epoch(self.model, batches, self.loss_fn, self.optimizer, stop_flag,
+        result = _train_epoch(self.step, model_device(self.model), batches, stop_flag,
                               self.telemetry, first_epoch=epoch == 1)
         decision = _close_epoch(epoch, result, self.model, self.val_data, self.loss_fn,
                                 self.optimizer, self.history, self.settings)

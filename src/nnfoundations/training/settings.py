@@ -13,6 +13,9 @@ from nnfoundations._errors import InvalidValueError
 from nnfoundations.history import LossKind
 from nnfoundations.training.optimizers import OptimizerSpec, optimizer_name
 
+#: How ``fit`` computes gradients: the matrix path where it applies, autograd, or either.
+ENGINES = ("auto", "autograd", "matrix")
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -29,6 +32,7 @@ class FitSettings:
         min_delta: the least decrease of the monitored loss that counts as improvement.
         restore_best: end with the best epoch's weights.
         seed: the seed of the shuffling and of torch's global RNG.
+        engine: how gradients are computed: ``auto``, ``autograd`` or ``matrix``.
     """
 
     epochs: int
@@ -41,14 +45,18 @@ class FitSettings:
     min_delta: float
     restore_best: bool
     seed: int
+    engine: str
 
     @classmethod
     def check(cls, *, epochs: object, batch_size: object, lr: object,
               optimizer: OptimizerSpec, loss_fn: nn.Module | None, patience: object,
-              min_delta: object, restore_best: object, seed: object) -> FitSettings:
+              min_delta: object, restore_best: object, seed: object,
+              engine: object = "auto") -> FitSettings:
         """Check each setting, naming a bad one and what is allowed; draw a seed for None."""
         if _checks.real_number("min_delta", min_delta) < 0:
             raise InvalidValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        if engine not in ENGINES:
+            raise InvalidValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         return cls(
             epochs=_checks.positive_int("epochs", epochs),
             batch_size=_checks.positive_int("batch_size", batch_size),
@@ -63,6 +71,7 @@ class FitSettings:
             restore_best=bool(restore_best),
             seed=_checks.seed("seed", seed) if seed is not None else
             int(torch.randint(2**31 - 1, ()).item()),
+            engine=str(engine),
         )
 
     def to_dict(self) -> dict[str, Any]:

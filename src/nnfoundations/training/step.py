@@ -129,13 +129,14 @@ def evaluate(
         correct = torch.zeros((), dtype=torch.int64, device=device)
         for X_chunk, y_chunk in chunks(device, X, y, rows=rows):
             y_pred = model(X_chunk)
-            _check_labels(y_chunk, y_pred.shape[-1])
+            check_labels(y_chunk, y_pred.shape[-1])
             loss_sum += loss_fn(y_pred, y_chunk).double() * len(y_chunk)
             correct += (y_pred.argmax(dim=-1) == y_chunk).sum()
     return (loss_sum / len(X)).item(), correct.item() / len(X)
 
 
-def _check_labels(y: torch.Tensor, n_classes: int) -> None:
+def check_labels(y: torch.Tensor, n_classes: int) -> None:
+    """Refuse a class label outside ``[0, n_classes)``, naming it."""
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= n_classes:
         bad = low if low < 0 else high

@@ -9,7 +9,7 @@ epoch (``make bench`` measures it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,38 +18,45 @@ import torch.nn as nn
 
 
 class Telemetry:
-    """Collects one record per epoch; :meth:`observe` wraps the step it watches."""
+    """Collects one record per epoch; :meth:`forward`, :meth:`before_update` and
+    :meth:`after_update` bracket the step it watches."""
 
     def __init__(self, model: nn.Module) -> None:
         self.linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
         self.relus = {n: m for n, m in model.named_modules() if isinstance(m, nn.ReLU)}
         self.record: dict[str, Any] = {}
+        self._dead: dict[str, float] = {}
         self._before: dict[str, torch.Tensor] = {}
 
     @contextmanager
     def forward(self, X: torch.Tensor, first_epoch: bool) -> Iterator[None]:
-        """Around the observed step's forward and backward pass: which ReLU units fire."""
+        """Around the observed step's forward and backward pass: which ReLU units fire.
+
+        A module's forward pass reports its ReLUs' outputs through hooks; the matrix path,
+        which calls no module, reports them with :meth:`relu_output`.
+        """
         self.record = {}
         if first_epoch:
             flat = X.detach().double()
             self.record.update(input_mean=flat.mean().item(), input_std=flat.std().item()
                                if flat.numel() > 1 else 0.0,
                                input_max_abs=flat.abs().max().item())
-        dead: dict[str, float] = {}
-
-        def hook(name: str) -> Any:
-            def record(module: nn.Module, inputs: object, out: torch.Tensor) -> None:
-                fired = (out.detach() > 0).flatten(1).any(dim=0)
-                dead[name] = 1.0 - fired.double().mean().item()
-            return record
-
-        handles = [m.register_forward_hook(hook(n)) for n, m in self.relus.items()]
+        self._dead = {}
+        handles = [m.register_forward_hook(self._hook(n)) for n, m in self.relus.items()]
         try:
             yield
         finally:
             for h in handles:
                 h.remove()
-        self.record["dead_relu"] = dead
+        self.record["dead_relu"] = self._dead
+
+    def _hook(self, name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
+        return lambda module, inputs, out: self.relu_output(name, out)
+
+    def relu_output(self, name: str, out: torch.Tensor) -> None:
+        """Record the share of the ReLU ``name``'s units that fired for no row of ``out``."""
+        fired = (out.detach() > 0).flatten(1).any(dim=0)
+        self._dead[name] = 1.0 - fired.double().mean().item()
 
     def before_update(self) -> None:
         """After the backward pass: the gradient norms, and the weights before the update."""
