@@ -98,7 +98,8 @@ def test_the_commands_that_load_no_model_never_import_torch(tmp_path):
          "seconds": 0.0} for e in range(1, 6)], "settings": {"n_outputs": 10},
         "stop_kind": "completed", "stop_reason": "completed", "best_epoch": 5}))
     for argv in (["--help"], ["--version"], ["explain", "warmup"], ["explain", "cost"],
-                 ["explain", "network", "--wrt", "w11"], ["diagnose", str(history)]):
+                 ["explain", "network", "--wrt", "w11"], ["explain", "layers"],
+                 ["diagnose", str(history)]):
         code = ("from nnfoundations.app.cli import main\n"
                 f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert e.code == 0\n")
         assert "torch" not in loaded_after(code), argv

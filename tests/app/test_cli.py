@@ -166,3 +166,13 @@ def test_usage_errors_are_one_line(capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.count("\n") == 1
     assert err.startswith("nnf: error: unrecognized arguments: --bogus")
+
+
+def test_explain_layers_writes_the_matrix_chain_rule_of_section_1_2(capsys):
+    status, out, _ = run_cli(capsys, "explain", "layers")
+    assert status == 0 and "∂L/∂W1 = δ1ᵀ X" in out
+    assert "∂L/∂w21 = (∂L/∂W1)[2,1] = δ1[:,2]ᵀ X[:,1] = -0.224" in out
+    _, out, _ = run_cli(capsys, "explain", "layers", "--at", "w11=0.9")
+    assert "∂L/∂w11 = (∂L/∂W1)[1,1] = δ1[:,1]ᵀ X[:,1] = -0.12" in out
+    status, _, err = run_cli(capsys, "explain", "layers", "--wrt", "w21")
+    assert status == 2 and "--wrt and --sizes do not apply to 'layers'" in err

@@ -202,13 +202,14 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "explain", help="write out the chain rule for a gradient",
         description="Explain a gradient step by step: 'warmup' (seed 1.1), 'network' (1.2), "
-        "'cost' (1.3), or any expression such as \"(relu(2*w + 1) - 3)**2\".")
-    p.add_argument("what", help="warmup | network | cost | EXPRESSION")
+        "'layers' (1.2 as whole layers: the matrix chain rule that fit() runs), 'cost' (1.3), "
+        "or any expression such as \"(relu(2*w + 1) - 3)**2\".")
+    p.add_argument("what", help="warmup | network | layers | cost | EXPRESSION")
     p.add_argument("--wrt", help="the node or variable to differentiate against (default: w "
                    "for warmup, w21 for network)")
     p.add_argument("--at", action="append", default=[], metavar="NAME=NUMBER",
                    help="an input's value (repeatable): w for warmup; x1 x2 w11 w12 w21 w22 "
-                   "v1 v2 y for network; each variable of an expression")
+                   "v1 v2 y for network and layers; each variable of an expression")
     p.add_argument("--sizes", type=int, nargs="+", action="append",
                    help="layer sizes for 'cost' (repeatable)")
     p.set_defaults(run=_cmd_explain)

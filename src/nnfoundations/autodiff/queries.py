@@ -11,7 +11,7 @@ from nnfoundations.autodiff.engine import Value
 from nnfoundations.autodiff.explain import explain
 from nnfoundations.autodiff.expr import parse_expression
 from nnfoundations.autodiff.op_counts import cost_table
-from nnfoundations.autodiff.seed_examples import EXAMPLES, example
+from nnfoundations.autodiff.seed_examples import EXAMPLES, example, network_layers
 
 #: The architectures ``explain cost`` counts when no sizes are given.
 DEFAULT_COST_SIZES = ((2, 2, 1), (4, 8, 1), (16, 16, 1), (64, 32, 4), (784, 128, 10))
@@ -45,8 +45,9 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
     """The text ``nnf explain WHAT`` prints.
 
     Args:
-        what: ``warmup`` (the seed's 1.1), ``network`` (1.2), ``cost`` (1.3), or an
-            expression such as ``"(relu(2*w + 1) - 3)**2"``.
+        what: ``warmup`` (the seed's 1.1), ``network`` (1.2), ``layers`` (1.2 as whole
+            layers: the matrix chain rule), ``cost`` (1.3), or an expression such as
+            ``"(relu(2*w + 1) - 3)**2"``.
         wrt: the node or variable to differentiate against (each example has a default; an
             expression with one variable needs none).
         at: ``NAME=NUMBER`` values: an example's inputs, or an expression's variables.
@@ -56,6 +57,10 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
         InvalidValueError: an option that does not apply to ``what``, an unknown node or
             input, or an expression that cannot be parsed.
     """
+    if what == "layers":
+        if wrt is not None or sizes:
+            raise InvalidValueError("--wrt and --sizes do not apply to 'layers'; it takes --at")
+        return network_layers(**parse_assignments(at))
     if what == "cost":
         if wrt is not None or at:
             raise InvalidValueError("--wrt and --at do not apply to 'cost'; it takes --sizes")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
+from nnfoundations.autodiff.layers import Dense, Loss, explain_layers
 
 #: The seed's 1.1 value of the warm-up's weight.
 WARMUP_DEFAULTS: dict[str, float] = {"w": 1.0}
@@ -80,6 +81,25 @@ def network(**values: float) -> Graph:
     n["ŷ"] = (n["v1"] * n["h1"] + n["v2"] * n["h2"]).named("ŷ")
     n["L"] = ((n["ŷ"] - n["y"]) ** 2).named("L")
     return Graph(n["L"], n)
+
+
+def network_layers(**values: float) -> str:
+    """Section 1.2's network as whole layers: the matrix chain rule on it, as text.
+
+    ``W1 = [[w11, w12], [w21, w22]]``, ``W2 = [[v1, v2]]``, no biases, one row ``X = [x1,
+    x2]``; it gives section 1.2's numbers from the matrix formulas.
+
+    Example:
+        >>> "∂L/∂w21 = (∂L/∂W1)[2,1] = δ1[:,2]ᵀ X[:,1] = -0.224" in network_layers()
+        True
+    """
+    _known("network", values, NETWORK_DEFAULTS)
+    v = {**NETWORK_DEFAULTS, **values}
+    layers = [Dense([[v["w11"], v["w12"]], [v["w21"], v["w22"]]]),
+              Dense([[v["v1"], v["v2"]]], relu=False)]
+    names = {(1, 1, 1): "w11", (1, 1, 2): "w12", (1, 2, 1): "w21", (1, 2, 2): "w22",
+             (2, 1, 1): "v1", (2, 1, 2): "v2"}
+    return explain_layers(layers, [[v["x1"], v["x2"]]], [[v["y"]]], Loss.SQUARED, names)
 
 
 #: Each example by name: how to build it, its inputs, and the node explained by default.
