@@ -1,5 +1,6 @@
 """The nnf command line, run in-process and as a real subprocess."""
 
+import json
 import re
 import subprocess
 import sys
@@ -176,3 +177,19 @@ def test_explain_layers_writes_the_matrix_chain_rule_of_section_1_2(capsys):
     assert "∂L/∂w11 = (∂L/∂W1)[1,1] = δ1[:,1]ᵀ X[:,1] = -0.12" in out
     status, _, err = run_cli(capsys, "explain", "layers", "--wrt", "w21")
     assert status == 2 and "--wrt and --sizes do not apply to 'layers'" in err
+
+
+def test_train_engines_record_themselves_and_agree(capsys, tmp_path):
+    histories = {}
+    for engine in ("autograd", "matrix"):
+        out = tmp_path / engine
+        assert main(["train", "--epochs", "4", "--hidden", "32", "--quiet", "--engine", engine,
+                     "--out", str(out)]) == 0
+        histories[engine] = json.loads((out / "history.json").read_text())
+        assert histories[engine]["settings"]["engine"] == engine
+    val = [[r["val_loss"] for r in histories[e]["records"]] for e in ("autograd", "matrix")]
+    assert val[1] == pytest.approx(val[0], rel=1e-5)
+    capsys.readouterr()
+    status, _, err = run_cli(capsys, "train", "--engine", "numpy", "--out", str(tmp_path / "x"))
+    assert status == 2 and "engine must be one of ['auto', 'autograd', 'matrix']" in err
+    assert not (tmp_path / "x").exists()

@@ -181,6 +181,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
     p.add_argument("--patience", type=_patience, default=d.patience,
                    help=f"early-stopping patience in epochs, or 'none' (default {d.patience})")
+    p.add_argument("--engine", default=d.engine,
+                   help="how gradients are computed: auto (default: matrix where it applies), "
+                   "matrix (backpropagation by hand) or autograd")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=_cmd_train)

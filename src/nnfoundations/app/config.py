@@ -23,6 +23,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     optimizer: str = "adam"
+    engine: str = "auto"
     patience: int | None = 15
     seed: int = 0
     device: str = "auto"

@@ -89,7 +89,7 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                   optimizer=cfg.optimizer, patience=cfg.patience, seed=cfg.seed, device=device,
-                  progress=not cfg.quiet)
+                  progress=not cfg.quiet, engine=cfg.engine)
     diagnosis = diagnose(history)
     metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
     model_state = _model_state(model, architecture, split.standardizer, classes,
