@@ -100,6 +100,7 @@ class MatrixBackprop:
     def __init__(self, model: nn.Sequential, optimizer: torch.optim.Optimizer,
                  rows: int) -> None:
         self.optimizer, self.layers, self.rows = optimizer, [], 0
+        model.train()  # as the autograd step leaves it: the masks are drawn here regardless
         for name, module in model.named_children():
             if isinstance(module, nn.Linear):
                 weight, bias = module.weight, module.bias
