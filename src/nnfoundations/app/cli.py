@@ -150,6 +150,38 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from nnfoundations.grading.command import grade_command
+
+    print(grade_command(args.submissions, template=args.template, solution=args.solution,
+                        rubric=args.rubric, execute=args.execute, jobs=args.jobs,
+                        timeout=args.timeout, as_json=args.json, csv_path=args.csv,
+                        gradescope_path=args.gradescope))
+    return 0
+
+
+def _add_grade(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "grade", help="grade the assignment's submissions (instructors)",
+        description="Score .py and .ipynb submissions (files, a folder of them, or a folder "
+        "per student) against the seed's rubric, running each in a confined child process.")
+    p.add_argument("submissions", nargs="*", help="files or folders to grade")
+    p.add_argument("--template", metavar="DIR", help="write the blank student files into DIR")
+    p.add_argument("--solution", action="store_true",
+                   help="grade this repository's own assignment/ files (a self-check)")
+    p.add_argument("--rubric", action="store_true", help="print how the points split")
+    p.add_argument("--execute", action="store_true",
+                   help="run each notebook (in the sandbox) before reading its outputs")
+    p.add_argument("--jobs", type=int, default=0, help="submissions at once (default: CPUs)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds per submission's process (default 120)")
+    p.add_argument("--json", action="store_true", help="one JSON object per submission")
+    p.add_argument("--csv", metavar="FILE", help="write every score to a CSV")
+    p.add_argument("--gradescope", metavar="FILE",
+                   help="write one submission's Gradescope results.json")
+    p.set_defaults(run=_cmd_grade)
+
+
 def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
     p.add_argument("--data", default=d.data,
                    help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
@@ -278,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply(commands)
     _add_curves(commands)
     _add_explain(commands)
+    _add_grade(commands)
     return parser
 
 

@@ -1,0 +1,215 @@
+"""Grading submissions: find them, run each in the sandbox, score it against the rubric.
+
+A submission is a student's ``.py`` (section 2) and ``.ipynb`` (sections 1 and 3, and
+section 2 when there is no ``.py``). Its section-2 functions must be its own: one that is
+missing, imported (from ``nnfoundations`` or anywhere), or that calls into ``nnfoundations``
+scores zero for its item, with the reason. A submission that replaces parts of torch or of
+Python's builtins scores zero for section 2: its reports cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnfoundations._errors import InvalidValueError
+from nnfoundations.grading import notebook
+from nnfoundations.grading.answers import score_answers
+from nnfoundations.grading.rubric import SCORERS, SPLIT, Check, zero
+from nnfoundations.grading.sandbox import ChildResult, Limits, run
+
+TEMPLATES = Path(__file__).with_name("templates")
+SOLUTION = Path(__file__).resolve().parents[3] / "assignment"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's files."""
+
+    name: str
+    script: Path | None = None
+    notebook: Path | None = None
+
+
+@dataclass
+class Grade:
+    """One submission's checks, what happened while running it, and the guarantees held."""
+
+    submission: Submission
+    checks: list[Check]
+    notes: list[str] = field(default_factory=list)
+    guarantees: dict[str, bool] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.earned for c in self.checks), 6)
+
+    @property
+    def manual_points(self) -> float:
+        return round(sum(c.points for c in self.checks if c.name == "manual"), 6)
+
+
+def discover(paths: Sequence[str | Path]) -> list[Submission]:
+    """The submissions among ``paths``: files, folders of files (paired by name), or folders
+    of one folder per student.
+
+    Raises:
+        InvalidValueError: a path that does not exist, or holds no submission.
+    """
+    found: list[Submission] = []
+    files = [Path(p) for p in paths if Path(p).is_file()]
+    found += _pair(files) if files else []  # files given together pair up by name
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            continue
+        if path.is_dir():
+            students = [d for d in sorted(path.iterdir()) if d.is_dir() and _files(d)]
+            found += [_student(d) for d in students] if students else _pair(_files(path))
+        else:
+            raise InvalidValueError(f"no such file or directory: {path}")
+    if not found:
+        raise InvalidValueError(f"no .py or .ipynb submission in {', '.join(map(str, paths))}")
+    return found
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".ipynb"))
+
+
+def _pair(files: list[Path]) -> list[Submission]:
+    """Files with the same stem are one student's ``.py`` and ``.ipynb``."""
+    if any(f.suffix not in (".py", ".ipynb") for f in files):
+        bad = next(f for f in files if f.suffix not in (".py", ".ipynb"))
+        raise InvalidValueError(f"{bad}: a submission is a .py or an .ipynb file")
+    stems = sorted({f.stem for f in files})
+    return [Submission(stem, next((f for f in files if f.stem == stem and f.suffix == ".py"),
+                                  None),
+                       next((f for f in files if f.stem == stem and f.suffix == ".ipynb"),
+                            None)) for stem in stems]
+
+
+def _student(folder: Path) -> Submission:
+    files = _files(folder)
+    scripts = [f for f in files if f.suffix == ".py"]
+    books = [f for f in files if f.suffix == ".ipynb"]
+    return Submission(folder.name, _preferred(scripts), _preferred(books))
+
+
+def _preferred(files: list[Path]) -> Path | None:
+    named = [f for f in files if f.stem == "hw4_foundations"]
+    return (named or files)[0] if files else None
+
+
+def grade(submissions: Sequence[Submission], limits: Limits | None = None, *, jobs: int = 0,
+          execute: bool = False) -> list[Grade]:
+    """Grade each submission, ``jobs`` at a time (0: one per CPU), in the given order."""
+    limits = limits or Limits()
+    template = notebook.read_cells(TEMPLATES / "hw4_foundations.ipynb")
+    workers = jobs or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda s: grade_one(s, limits, execute, template),
+                             submissions))
+
+
+def grade_one(sub: Submission, limits: Limits, execute: bool,
+              template: list[notebook.Cell]) -> Grade:
+    """One submission's grade; never raises for anything the submission does."""
+    notes: list[str] = []
+    cells = _cells(sub.notebook, notes)
+    outputs: dict[int, str] = {}
+    result: ChildResult | None = None
+    if cells is not None and execute:
+        result = run(_cell_pieces(cells), limits, execute=True, functions=sub.script is None)
+        outputs = {int(e["cell"]): e["text"] for e in result.events
+                   if e.get("event") == "cell_output"}
+        notes += _run_notes(result, "the notebook")
+        for k, text in outputs.items():
+            cells[k].outputs = text
+    if sub.script is not None or (cells is not None and not execute):
+        pieces = _script_pieces(sub.script, notes) if sub.script is not None else \
+            [{"name": "notebook_definitions.py", "code": notebook.definitions(cells or [])}]
+        result = run(pieces, limits) if pieces else None
+        if result is not None:
+            notes += _run_notes(result, "the submission")
+    order = {q: k for k, (q, _, _) in enumerate(SPLIT)}
+    checks = sorted(_section_1_and_3(cells, template) + _section_2(result, notes),
+                    key=lambda c: order[c.question])
+    guarantees = result.guarantees if result is not None else {}
+    return Grade(sub, checks, notes, guarantees, result.seconds if result else 0.0)
+
+
+def _cells(path: Path | None, notes: list[str]) -> list[notebook.Cell] | None:
+    if path is None:
+        return None
+    try:
+        return notebook.read_cells(path)
+    except InvalidValueError as err:
+        notes.append(str(err))
+        return None
+
+
+def _cell_pieces(cells: list[notebook.Cell]) -> list[dict[str, Any]]:
+    return [{"name": f"cell_{k}.py", "code": code, "cell": k}
+            for k, code in notebook.code_cells(cells)]
+
+
+def _script_pieces(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+    try:
+        return [{"name": "submission.py", "code": path.read_text(encoding="utf-8")}]
+    except (OSError, UnicodeDecodeError) as err:
+        notes.append(f"{path} could not be read ({type(err).__name__})")
+        return []
+
+
+def _run_notes(result: ChildResult, what: str) -> list[str]:
+    """What went wrong while running, each as one line."""
+    notes = [f"{what}: {e.get('piece')}: {e.get('error')}" for e in result.events
+             if e.get("event") == "load_error"]
+    if result.timed_out:
+        notes.append(f"{what} ran out of time; whatever had not reported scores zero")
+    elif result.first("done") is None:
+        tail = result.output_tail.strip().splitlines()[-1:] or ["no output"]
+        notes.append(f"{what}'s process ended (status {result.exit_status}) before it "
+                     f"finished: {tail[0][:200]}")
+    tampered = (result.first("tampered") or {}).get("names", [])
+    if tampered:
+        notes.append(f"{what} replaces {', '.join(tampered[:5])}: section 2 scores zero")
+    return notes
+
+
+def _section_2(result: ChildResult | None, notes: list[str]) -> list[Check]:
+    if result is None:
+        return [c for q, _ in SCORERS.values() for c in zero(q, "no code to test")]
+    origins = result.first("origins") or {}
+    probes = {e["name"]: e for e in result.events if e.get("event") == "probe"}
+    tampered = (result.first("tampered") or {}).get("names", [])
+    checks: list[Check] = []
+    for name, (question, scorer) in SCORERS.items():
+        origin = origins.get(name, "not reached (the process stopped first)")
+        probe = probes.get(name)
+        if tampered:
+            checks += zero(question, "the submission replaces parts of torch or builtins")
+        elif origin != "submission":
+            checks += zero(question, f"{name}: {origin}")
+        elif probe is None:
+            checks += zero(question, f"{name}: no result (the process stopped while testing "
+                                     "it)")
+        elif probe.get("package_calls"):
+            checks += zero(question, f"{name} calls nnfoundations "
+                                     f"({', '.join(probe['package_calls'][:3])}): write it "
+                                     "yourself")
+        else:
+            checks += scorer(probe["result"])
+    return checks
+
+
+def _section_1_and_3(cells: list[notebook.Cell] | None,
+                     template: list[notebook.Cell]) -> list[Check]:
+    found = None if cells is None else notebook.answers(cells, template)
+    return score_answers(found)

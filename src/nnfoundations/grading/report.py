@@ -1,0 +1,97 @@
+"""What ``nnf grade`` writes: a report per student, JSON lines, a CSV of all scores, and
+Gradescope's ``results.json``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from nnfoundations._files import atomic_write_text
+from nnfoundations._format import fmt
+from nnfoundations.grading.grader import Grade
+from nnfoundations.grading.rubric import SPLIT, TOTAL
+
+
+def _points(x: float) -> str:
+    return fmt(round(x, 3))
+
+
+def _short(message: str, limit: int = 400) -> str:
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def text(grade: Grade) -> str:
+    """One student's report: the score, each question, what to fix, what is manual."""
+    sub = grade.submission
+    files = ", ".join(str(f) for f in (sub.script, sub.notebook) if f is not None)
+    lines = [f"== {sub.name} ({files})",
+             f"score {_points(grade.score)} / {_points(TOTAL - grade.manual_points)} graded "
+             f"automatically; {_points(grade.manual_points)} points left to grade by hand"]
+    for question, points, _ in SPLIT:
+        checks = [c for c in grade.checks if c.question == question]
+        earned = sum(c.earned for c in checks)
+        mark = "manual" if checks and checks[0].name == "manual" else \
+            f"{_points(earned)} / {_points(points)}"
+        lines.append(f"  {question:<20} {mark}")
+        lines += [f"      - {c.name}: {c.message}" for c in checks if c.message
+                  and c.name != "manual"]
+        lines += [f"      {_short(c.message)}" for c in checks if c.name == "manual"]
+    lines += [f"  note: {n}" for n in grade.notes]
+    missing = [k.replace("_", " ") for k, v in grade.guarantees.items() if not v]
+    if missing:
+        lines.append(f"  not guaranteed on this machine: {', '.join(missing)}")
+    return "\n".join(lines)
+
+
+def as_dict(grade: Grade) -> dict[str, Any]:
+    """One submission as plain data (the ``--json`` line)."""
+    sub = grade.submission
+    return {"student": sub.name, "script": str(sub.script) if sub.script else None,
+            "notebook": str(sub.notebook) if sub.notebook else None,
+            "score": grade.score, "automatic_max": round(TOTAL - grade.manual_points, 6),
+            "manual_points": grade.manual_points, "total": TOTAL,
+            "checks": [{"question": c.question, "check": c.name, "points": round(c.points, 6),
+                        "earned": round(c.earned, 6), "message": c.message}
+                       for c in grade.checks],
+            "notes": grade.notes, "guarantees": grade.guarantees,
+            "seconds": round(grade.seconds, 3)}
+
+
+def csv_text(grades: Sequence[Grade]) -> str:
+    """All scores: one row per student, one column per question."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", "score", "automatic_max", *[q for q, _, _ in SPLIT], "notes"])
+    for g in grades:
+        per = [round(sum(c.earned for c in g.checks if c.question == q), 6)
+               if any(c.name != "manual" for c in g.checks if c.question == q) else "manual"
+               for q, _, _ in SPLIT]
+        writer.writerow([g.submission.name, g.score, round(TOTAL - g.manual_points, 6), *per,
+                         " | ".join(g.notes)])
+    return out.getvalue()
+
+
+def gradescope(grade: Grade) -> dict[str, Any]:
+    """Gradescope's ``results.json``: the automatic checks as tests; manual ones are left to
+    Gradescope's own manually graded questions."""
+    tests = [{"name": f"{c.question} {c.name}", "score": round(c.earned, 6),
+              "max_score": round(c.points, 6), "output": c.message or "passed",
+              "visibility": "visible"} for c in grade.checks if c.name != "manual"]
+    return {"score": grade.score, "output": "\n".join(grade.notes) or "graded by nnf grade",
+            "tests": tests}
+
+
+def write(grades: Sequence[Grade], *, as_json: bool, csv_path: str | None,
+          gradescope_path: str | None) -> str:
+    """Write the requested files and return what goes to stdout."""
+    if csv_path is not None:
+        atomic_write_text(csv_path, csv_text(grades))
+    if gradescope_path is not None:
+        atomic_write_text(gradescope_path, json.dumps(gradescope(grades[0]), indent=1) + "\n")
+    if as_json:
+        return "\n".join(json.dumps(as_dict(g), ensure_ascii=False) for g in grades)
+    return "\n\n".join(text(g) for g in grades)

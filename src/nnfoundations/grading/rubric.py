@@ -1,0 +1,189 @@
+"""The assignment's rubric: its points, how they split, and the checks behind each.
+
+The seed gives section points (1.75 + 1.75 + 1 = 4.5) and, within sections 1 and 3, points
+per subsection; where it does not split further, a subsection's points are split equally
+among its questions, and a question's among its checks (:data:`SPLIT`, printed by
+``nnf grade --rubric``). Section 2 is scored from what the child process reports of the
+submission's functions; sections 1 and 3 from the notebook's answers. The expected values
+live here, in the grader, and never enter the child.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: (question, points, how it is graded) in the seed's order; "manual" is for the instructor.
+SPLIT: tuple[tuple[str, float, str], ...] = (
+    ("1.1", 0.5, "auto"), ("1.2.1", 0.25, "auto"), ("1.2.2", 0.25, "auto"),
+    ("1.2.3", 0.25, "auto"), ("1.3", 0.5, "manual"),
+    ("2.1 build_model", 0.5, "auto"), ("2.2 train_one_step", 0.75, "auto"),
+    ("2.3 evaluate", 0.5, "auto"),
+    ("3.1.1", 0.25, "auto"), ("3.1.2", 0.25, "manual"), ("3.2.1", 0.25, "manual"),
+    ("3.2.2", 0.25, "manual"),
+)
+TOTAL = 4.5
+#: What the instructor is told to look for in each manually graded answer.
+MANUAL_HINTS = {
+    "1.3": "the section is lost from the seed; credit an account of why one backward pass "
+           "gives every gradient at about the cost of a forward pass (shared upstream factors)",
+    "3.1.2": "small batches: more, noisier updates per epoch, less memory, less parallelism; "
+             "large: fewer, smoother updates, faster epochs on parallel hardware",
+    "3.2.1": "Model A and Model B each diagnosed (underfitting, overfitting or a good fit) "
+             "with a reason read from the curves",
+    "3.2.2": "both losses fall and level off close together; stop near the validation "
+             "loss's minimum (early stopping)",
+}
+
+
+@dataclass
+class Check:
+    """One graded check: its share of its question's points, and what a student should do."""
+
+    question: str
+    name: str
+    points: float
+    earned: float
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return math.isclose(self.earned, self.points) and self.points > 0
+
+
+def split(question: str, results: list[tuple[str, bool, str]]) -> list[Check]:
+    """Share the question's points equally among ``(name, passed, message)`` results."""
+    points = next(p for q, p, _ in SPLIT if q == question)
+    share = points / len(results)
+    return [Check(question, name, share, share if ok else 0.0, "" if ok else message)
+            for name, ok, message in results]
+
+
+def zero(question: str, reason: str) -> list[Check]:
+    """The whole question scores zero, for one reason."""
+    points = next(p for q, p, _ in SPLIT if q == question)
+    return [Check(question, "all", points, 0.0, reason)]
+
+
+def manual(question: str, answer: str) -> list[Check]:
+    """A free-text answer, collected for the instructor with a rubric hint."""
+    points = next(p for q, p, _ in SPLIT if q == question)
+    text = answer.strip() or "(no answer found)"
+    return [Check(question, "manual", points, 0.0,
+                  f"manual: {MANUAL_HINTS[question]}. The answer: {text[:1500]}")]
+
+
+# -- section 2 --------------------------------------------------------------------------------
+
+def expected_layers(input_size: int, hidden: list[int], output: int, rate: float) -> list[Any]:
+    """The seed's architecture for one call of ``build_model``, as the child reports layers."""
+    layers: list[Any] = []
+    prev = input_size
+    for h in hidden:
+        layers += [["Linear", prev, h], ["ReLU"]] + ([["Dropout", rate]] if rate > 0 else [])
+        prev = h
+    return [*layers, ["Linear", prev, output]]
+
+
+def parameters(input_size: int, hidden: list[int], output: int) -> int:
+    """``(in + 1) · out`` summed over the Linear layers."""
+    widths = [input_size, *hidden, output]
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def score_build_model(result: dict[str, Any]) -> list[Check]:
+    """Return type, parameter counts, layer order, Dropout placement and count."""
+    shapes = result.get("shapes", [])
+    errors = [s for s in shapes if "error" in s]
+    if errors:
+        return zero("2.1 build_model", f"build_model{tuple(errors[0]['args'])} raised "
+                                       f"{errors[0]['error']}")
+    checks = [("returns nn.Sequential", all(s["is_sequential"] for s in shapes),
+               f"return an nn.Sequential, not a {shapes[0]['type'] if shapes else '?'}")]
+    for s in shapes:
+        want = parameters(*s["args"][:3])
+        checks.append((f"parameters of build_model{tuple(s['args'])}", s["params"] == want,
+                       f"build_model{tuple(s['args'])} has {s['params']:,} parameters; "
+                       f"expected {want:,}"))
+    checks += _layer_checks(shapes)
+    return split("2.1 build_model", checks)
+
+
+def _layer_checks(shapes: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    plain = [s for s in shapes if s["args"][3] == 0]
+    dropped = [s for s in shapes if s["args"][3] > 0]
+    order = all(s["layers"] == expected_layers(*s["args"]) for s in plain)
+    drop = all(s["layers"] == expected_layers(*s["args"]) for s in dropped)
+    counts = [sum(1 for layer in s["layers"] if layer[0] == "Dropout") for s in dropped]
+    last_is_linear = all(s["layers"][-1:] and s["layers"][-1][0] == "Linear" for s in shapes)
+    return [
+        ("Linear → ReLU per hidden layer, a plain Linear output", order,
+         "each hidden size needs Linear(prev, h) then ReLU(), and the output layer a plain "
+         "Linear(prev, output_size)"),
+        ("one Dropout(p) after each ReLU", drop,
+         f"with dropout_rate > 0, put nn.Dropout(p=dropout_rate) after each ReLU (found "
+         f"{counts} Dropout layers for {[len(s['args'][1]) for s in dropped]} hidden layers)"),
+        ("nothing after the output layer", last_is_linear,
+         "the last layer must be the output Linear: no ReLU or Dropout after it"),
+    ]
+
+
+def score_train_one_step(result: dict[str, Any]) -> list[Check]:
+    """Float return, the loss before the update, the update, zero_grad before backward."""
+    if "error" in result:
+        return zero("2.2 train_one_step", f"train_one_step raised {result['error']}")
+    loss, want = result.get("first_loss"), result["expected_loss"]
+    return split("2.2 train_one_step", [
+        ("returns a Python float", result["returned_type"] == "float",
+         f"return loss.item() (a float), not a {result['returned_type']}"),
+        ("returns the batch's loss", _close(loss, want),
+         f"the returned loss {loss} is not loss_fn(model(X_batch), y_batch) = {want:.6g}"),
+        ("the optimizer steps", result["moved"] > 0,
+         "the weights did not change: call loss.backward() and then optimizer.step()"),
+        ("one step is one gradient-descent update", result["one_step_error"] < 1e-4,
+         "one call did not make one SGD update from the batch's gradient (order: zero_grad, "
+         "forward, loss, backward, step)"),
+        ("zero_grad before backward", result["two_step_error"] < 1e-4,
+         "the second step used accumulated gradients: call optimizer.zero_grad() before "
+         "loss.backward()"),
+    ])
+
+
+def score_evaluate(result: dict[str, Any]) -> list[Check]:
+    """Two numbers; the loss; accuracy as a fraction; eval mode; no gradients; no updates."""
+    if "error" in result:
+        return zero("2.3 evaluate", f"evaluate raised {result['error']}")
+    plain, dropout = result["expected"]["plain"], result["expected"]["dropout"]
+    loss, acc = (result["plain"] + [None, None])[:2]
+    runs = [r[0] if r else None for r in result["dropout"]]
+    fraction = plain["correct"] / plain["n"]
+    return split("2.3 evaluate", [
+        ("returns (loss, accuracy) as two Python numbers",
+         result["length"] == 2 and all(t in ("float", "int") for t in result["item_types"]),
+         f"return a tuple of two Python numbers (use .item()); got a "
+         f"{result['returned_type']} of {result['item_types']}"),
+        ("returns the loss", _close(loss, plain["loss"]),
+         f"the loss {loss} is not loss_fn(model(X), y) = {plain['loss']:.6g}"),
+        ("accuracy is the fraction correct", _close(acc, fraction),
+         f"accuracy {acc} should be the fraction of correct predictions, {fraction:g} here"
+         + (" (it looks like a count)" if acc == plain["correct"] else "")),
+        ("in eval mode (dropout off)", all(_close(r, dropout["loss"]) for r in runs),
+         "with dropout the loss changes from call to call: call model.eval() first"),
+        ("under torch.no_grad()", bool(result["grad_enabled"]) and
+         not any(result["grad_enabled"]), "run the forward pass inside torch.no_grad()"),
+        ("leaves the weights alone", not result["weights_changed"],
+         "evaluate changed the model's weights"),
+    ])
+
+
+def _close(x: float | None, want: float) -> bool:
+    return x is not None and math.isclose(x, want, rel_tol=1e-4, abs_tol=1e-9)
+
+
+SCORERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Check]]]] = {
+    "build_model": ("2.1 build_model", score_build_model),
+    "train_one_step": ("2.2 train_one_step", score_train_one_step),
+    "evaluate": ("2.3 evaluate", score_evaluate),
+}

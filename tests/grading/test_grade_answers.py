@@ -1,0 +1,136 @@
+"""The notebook's answers read as data: questions found, numbers read however a person writes
+them, manual answers collected; and the reports' formats."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from nnfoundations.grading.answers import KEYS, find, matches, score_answers
+from nnfoundations.grading.command import grade_command, rubric_text
+from nnfoundations.grading.grader import Grade, Submission, discover
+from nnfoundations.grading.notebook import Cell, answers, definitions, read_cells
+from nnfoundations.grading.report import as_dict, csv_text, gradescope, text
+from nnfoundations.grading.rubric import SPLIT, TOTAL
+
+
+def notebook(*cells):
+    return [Cell(kind, source, outputs) for kind, source, outputs in cells]
+
+
+def key(question, label):
+    return next(k for k in KEYS[question] if k.label.startswith(label))
+
+
+@pytest.mark.parametrize("written, value, ok", [
+    ("-0.224", -0.224, True), ("−0.224", -0.224, True), ("-.224", -0.224, True),
+    ("-0.22", -0.224, True), ("-2.24e-1", -0.224, True), ("-0.2", -0.224, False),
+    ("0.0784", 0.0784, True), ("0.078", 0.0784, True), ("0.08", 0.0784, False),
+    ("0", 0.0, True), ("0.0", 0.0, True), ("16", 16, True), ("1.6", 16, False),
+])
+def test_numbers_match_however_they_are_written(written, value, ok):
+    assert matches(written, value) is ok
+
+
+@pytest.mark.parametrize("line", [
+    "z1 = 0.5(1) + (-0.3)(2) = -0.1", "$z_1 = -0.1$", "z_{1} = −0.10", "z₁ = -0.1",
+    "the pre-activation z1 is -0.1",
+])
+def test_a_value_is_read_next_to_its_name(line):
+    assert find(key("1.2.1", "z1"), line)[0]
+
+
+def test_a_derivative_needs_its_name_and_a_derivative_and_zero_is_never_guessed():
+    w21 = key("1.2.2", "dL/dw21")
+    assert find(w21, r"$\frac{\partial \mathcal{L}}{\partial w_{2,1}} = 2(-0.28)(0.4)(1)(1) "
+                     r"= -0.224$")[0]
+    assert find(w21, "∂L/∂w21 = ∂L/∂ŷ · ∂ŷ/∂h2\n        = 2·(ŷ − y) · v2 · 1 · x1\n"
+                     "        = -0.224")[0]  # a derivation over lines
+    assert find(w21, "the answer is -0.224")[0]  # a distinctive value, anywhere
+    assert not find(w21, "w21 = 0.2 (the weight)")[0]
+    w11 = key("1.2.3", "dL/dw11")
+    ok, why = find(w11, "it is 0 because h1 is off")
+    assert not ok and "expected dL/dw11 = 0" in why
+    assert find(w11, "∂L/∂w11 = 0 since z1 < 0")[0]
+
+
+def test_questions_are_cut_at_their_numbers_and_template_lines_do_not_count():
+    template = notebook(("markdown", "**1.2.1** Compute z1 when x = 2", ""),
+                        ("markdown", "**Your response:** TODO", ""))
+    cells = notebook(("markdown", "**1.2.1** Compute z1 when x = 2", ""),
+                     ("markdown", "**Your response:** z1 = -0.1", ""),
+                     ("code", "print(z2)", "z2 = 1.8"),
+                     ("markdown", "## How to submit", ""),
+                     ("markdown", "z1 = 5", ""))
+    found = answers(cells, template)
+    assert found["1.2.1"] == "**Your response:** z1 = -0.1\nz2 = 1.8"
+
+
+def test_a_blank_or_wrong_notebook_scores_zero_with_what_was_found():
+    checks = score_answers({"1.2.1": "z1 = 0.1\nh1 = 0"})
+    z1 = next(c for c in checks if c.name == "z1 = -0.1")
+    assert z1.earned == 0 and "found 0.1" in z1.message
+    assert next(c for c in checks if c.name == "h1 = 0").passed
+    assert all(c.earned == 0 for c in score_answers(None))
+    manual = [c for c in score_answers({"3.2.1": "Model A underfits"}) if c.name == "manual"]
+    assert [c.question for c in manual] == ["1.3", "3.1.2", "3.2.1", "3.2.2"]
+    assert "Model A underfits" in manual[2].message and manual[2].earned == 0
+
+
+def test_definitions_keep_imports_functions_and_classes_only():
+    cells = notebook(("code", "import torch\nX = torch.randn(10**9)\n%matplotlib inline\n"
+                              "def build_model():\n    return 1", ""),
+                     ("code", "this is not python", ""))
+    assert definitions(cells) == "import torch\n\ndef build_model():\n    return 1\n"
+
+
+def test_the_rubric_adds_up_and_prints_its_split():
+    assert sum(p for _, p, _ in SPLIT) == pytest.approx(TOTAL) == 4.5
+    printed = rubric_text()
+    assert "6 checks of 0.0417 (z1 = -0.1;" in printed and "3.25 automatically" in printed
+
+
+def test_reports_in_every_format():
+    sub = Submission("ada")
+    grade = Grade(sub, score_answers({"1.1": "dL/dw = 0"}), notes=["a note"],
+                  guarantees={"no_network": False, "rlimits": True})
+    report = text(grade)
+    assert "== ada" in report and "1.1                  0.5 / 0.5" in report
+    assert "not guaranteed on this machine: no network" in report
+    data = as_dict(grade)
+    assert data["score"] == 0.5 and data["total"] == 4.5 and data["notes"] == ["a note"]
+    rows = list(csv.reader(io.StringIO(csv_text([grade]))))
+    assert rows[0][:3] == ["student", "score", "automatic_max"] and rows[1][0] == "ada"
+    assert rows[1][rows[0].index("3.2.1")] == "manual"
+    results = gradescope(grade)
+    assert results["score"] == 0.5 and all(t["name"][0] in "13" for t in results["tests"])
+    json.dumps(results)
+
+
+def test_discovery_pairs_a_students_files_and_refuses_what_is_not_a_submission(tmp_path):
+    for name in ("ada.py", "ada.ipynb", "bob.py"):
+        (tmp_path / name).write_text("{}")
+    subs = discover([tmp_path])
+    assert [(s.name, bool(s.script), bool(s.notebook)) for s in subs] == [
+        ("ada", True, True), ("bob", True, False)]
+    (tmp_path / "cy").mkdir()
+    (tmp_path / "cy" / "hw4_foundations.py").write_text("")
+    assert [s.name for s in discover([tmp_path])] == ["cy"]  # a folder per student
+    with pytest.raises(ValueError, match="no such file or directory"):
+        discover([tmp_path / "missing"])
+    with pytest.raises(ValueError, match="is not a readable notebook"):
+        read_cells(tmp_path / "ada.ipynb")
+
+
+def test_options_that_do_not_go_together_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="give submissions to grade, or one of"):
+        grade_command([])
+    with pytest.raises(ValueError, match="give submissions to grade, or one of"):
+        grade_command(["x.py"], solution=True)
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b.py").write_text("")
+    with pytest.raises(ValueError, match="--gradescope writes one submission's"):
+        grade_command([str(tmp_path)], gradescope_path=str(tmp_path / "r.json"))
+    with pytest.raises(ValueError, match="--jobs must be a positive int"):
+        grade_command([str(tmp_path)], jobs=-1)
