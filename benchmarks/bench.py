@@ -6,6 +6,7 @@ OpenMP threads many times over.
 
 import bench_diagnosis
 import bench_engine
+import bench_grade
 import bench_loop
 import bench_startup
 
@@ -17,3 +18,5 @@ if __name__ == "__main__":
     bench_startup.main()
     print()
     bench_diagnosis.main()
+    print()
+    bench_grade.main()

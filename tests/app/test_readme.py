@@ -57,3 +57,14 @@ def test_the_python_api_example_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "verdict: good fit" in done.stdout and "suggested learning rate" in done.stdout
     assert (tmp_path / "curves.png").is_file()
+
+
+def test_the_graded_example_is_what_nnf_grade_prints(monkeypatch, capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Grading the assignment", 1)[1].split("```text", 1)[1]
+    shown = [line for line in block.split("```", 1)[0].splitlines()[1:]
+             if line not in ("", "...") and not line.startswith("$ ")]
+    monkeypatch.chdir(ROOT)
+    assert main(["grade", "examples/grading"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert shown and all(line in printed for line in shown), set(shown) - set(printed)

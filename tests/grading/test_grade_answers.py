@@ -73,9 +73,12 @@ def test_a_blank_or_wrong_notebook_scores_zero_with_what_was_found():
     assert z1.earned == 0 and "found 0.1" in z1.message
     assert next(c for c in checks if c.name == "h1 = 0").passed
     assert all(c.earned == 0 for c in score_answers(None))
-    manual = [c for c in score_answers({"3.2.1": "Model A underfits"}) if c.name == "manual"]
-    assert [c.question for c in manual] == ["1.3", "3.1.2", "3.2.1", "3.2.2"]
-    assert "Model A underfits" in manual[2].message and manual[2].earned == 0
+    found = score_answers({"3.2.1": "**Your response:** Model A underfits"})
+    manual = [c for c in found if c.name == "manual"]
+    assert [c.question for c in manual] == ["3.2.1"] and manual[0].earned == 0
+    assert manual[0].message.endswith("The answer: Model A underfits")
+    unanswered = [c for c in found if c.question in ("1.3", "3.1.2", "3.2.2")]
+    assert all(c.earned == 0 and c.message == "no answer" for c in unanswered)
 
 
 def test_definitions_keep_imports_functions_and_classes_only():
@@ -93,7 +96,8 @@ def test_the_rubric_adds_up_and_prints_its_split():
 
 def test_reports_in_every_format():
     sub = Submission("ada")
-    grade = Grade(sub, score_answers({"1.1": "dL/dw = 0"}), notes=["a note"],
+    grade = Grade(sub, score_answers({"1.1": "dL/dw = 0", "3.2.1": "A underfits"}),
+                  notes=["a note"],
                   guarantees={"no_network": False, "rlimits": True})
     report = text(grade)
     assert "== ada" in report and "1.1                  0.5 / 0.5" in report

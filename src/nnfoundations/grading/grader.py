@@ -70,7 +70,8 @@ def discover(paths: Sequence[str | Path]) -> list[Submission]:
             continue
         if path.is_dir():
             students = [d for d in sorted(path.iterdir()) if d.is_dir() and _files(d)]
-            found += [_student(d) for d in students] if students else _pair(_files(path))
+            found += [_student(d) for d in students] if students else \
+                _pair(_files(path), folder=path)
         else:
             raise InvalidValueError(f"no such file or directory: {path}")
     if not found:
@@ -82,16 +83,18 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".ipynb"))
 
 
-def _pair(files: list[Path]) -> list[Submission]:
-    """Files with the same stem are one student's ``.py`` and ``.ipynb``."""
-    if any(f.suffix not in (".py", ".ipynb") for f in files):
-        bad = next(f for f in files if f.suffix not in (".py", ".ipynb"))
-        raise InvalidValueError(f"{bad}: a submission is a .py or an .ipynb file")
-    stems = sorted({f.stem for f in files})
-    return [Submission(stem, next((f for f in files if f.stem == stem and f.suffix == ".py"),
-                                  None),
-                       next((f for f in files if f.stem == stem and f.suffix == ".ipynb"),
-                            None)) for stem in stems]
+def _pair(files: list[Path], folder: Path | None = None) -> list[Submission]:
+    """Files with the same stem are one student's ``.py`` and ``.ipynb``; the assignment's
+    own file names, in a folder, are the folder's student."""
+    bad = [f for f in files if f.suffix not in (".py", ".ipynb")]
+    if bad:
+        raise InvalidValueError(f"{bad[0]}: a submission is a .py or an .ipynb file")
+    subs = []
+    for stem in sorted({f.stem for f in files}):
+        mine = {f.suffix: f for f in files if f.stem == stem}
+        name = folder.resolve().name if folder and stem == "hw4_foundations" else stem
+        subs.append(Submission(name, mine.get(".py"), mine.get(".ipynb")))
+    return subs
 
 
 def _student(folder: Path) -> Submission:

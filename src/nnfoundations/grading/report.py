@@ -12,7 +12,7 @@ from typing import Any
 from nnfoundations._files import atomic_write_text
 from nnfoundations._format import fmt
 from nnfoundations.grading.grader import Grade
-from nnfoundations.grading.rubric import SPLIT, TOTAL
+from nnfoundations.grading.rubric import SPLIT, TOTAL, Check
 
 
 def _points(x: float) -> str:
@@ -31,20 +31,36 @@ def text(grade: Grade) -> str:
     lines = [f"== {sub.name} ({files})",
              f"score {_points(grade.score)} / {_points(TOTAL - grade.manual_points)} graded "
              f"automatically; {_points(grade.manual_points)} points left to grade by hand"]
-    for question, points, _ in SPLIT:
-        checks = [c for c in grade.checks if c.question == question]
+    for questions, points, checks in _rows(grade):
         earned = sum(c.earned for c in checks)
-        mark = "manual" if checks and checks[0].name == "manual" else \
+        mark = "manual" if checks[0].name == "manual" else \
             f"{_points(earned)} / {_points(points)}"
-        lines.append(f"  {question:<20} {mark}")
-        lines += [f"      - {c.name}: {c.message}" for c in checks if c.message
-                  and c.name != "manual"]
+        lines.append(f"  {', '.join(questions):<20} {mark}")
+        lines += [f"      - {c.name}: {c.message}" if c.name != "all" else f"      {c.message}"
+                  for c in checks if c.message and c.name != "manual"]
         lines += [f"      {_short(c.message)}" for c in checks if c.name == "manual"]
     lines += [f"  note: {n}" for n in grade.notes]
     missing = [k.replace("_", " ") for k, v in grade.guarantees.items() if not v]
     if missing:
         lines.append(f"  not guaranteed on this machine: {', '.join(missing)}")
     return "\n".join(lines)
+
+
+def _rows(grade: Grade) -> list[tuple[list[str], float, list[Check]]]:
+    """The report's rows, question by question; questions scored zero for one same reason
+    (no notebook, say) share a row."""
+    rows: list[tuple[list[str], float, list[Check]]] = []
+    for question, points, _ in SPLIT:
+        checks = [c for c in grade.checks if c.question == question]
+        if not checks:
+            continue
+        previous = rows[-1][2] if rows else []
+        if len(checks) == 1 and checks[0].name == "all" and len(previous) == 1 \
+                and previous[0].name == "all" and previous[0].message == checks[0].message:
+            rows[-1] = (rows[-1][0] + [question], rows[-1][1] + points, previous)
+        else:
+            rows.append(([question], points, checks))
+    return rows
 
 
 def as_dict(grade: Grade) -> dict[str, Any]:

@@ -11,6 +11,7 @@ live here, in the grader, and never enter the child.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,9 +69,12 @@ def zero(question: str, reason: str) -> list[Check]:
 
 
 def manual(question: str, answer: str) -> list[Check]:
-    """A free-text answer, collected for the instructor with a rubric hint."""
+    """A free-text answer, collected for the instructor with a rubric hint; no answer at all
+    scores zero without one."""
+    text = re.sub(r"^\W*your response:\W*", "", answer.strip(), flags=re.I)
+    if not text:
+        return zero(question, "no answer")
     points = next(p for q, p, _ in SPLIT if q == question)
-    text = answer.strip() or "(no answer found)"
     return [Check(question, "manual", points, 0.0,
                   f"manual: {MANUAL_HINTS[question]}. The answer: {text[:1500]}")]
 
