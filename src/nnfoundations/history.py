@@ -6,6 +6,7 @@ It sits below the training and the diagnosis, which both read it, and needs no t
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -88,6 +89,22 @@ class History:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def _repr_html_(self) -> str:
+        """A table of the epochs, for Jupyter; the best epoch in bold."""
+        def cell(value: object) -> str:
+            return "" if value is None else html.escape(
+                f"{value:.4g}" if isinstance(value, float) else str(value))
+        columns = ("epoch", "train_loss", "val_loss", "val_acc", "lr", "seconds")
+        rows = "".join(
+            "<tr>" + "".join(f"<td><b>{cell(v)}</b></td>" if r["epoch"] == self.best_epoch
+                             else f"<td>{cell(v)}</td>" for v in (
+                                 r["epoch"], r["train_loss"], r["val_loss"], r["val_acc"],
+                                 r["lr"], r["seconds"])) + "</tr>"
+            for r in self.records)
+        head = "".join(f"<th>{c}</th>" for c in columns)
+        return (f"<p>{len(self)} epochs; {html.escape(self.stop_reason)}; best epoch "
+                f"{cell(self.best_epoch)}</p><table><tr>{head}</tr>{rows}</table>")
 
     @property
     def epoch(self) -> list[int]:

@@ -26,6 +26,7 @@ lowest monitored loss (numbered as the log numbers its epochs).
 
 from __future__ import annotations
 
+import html
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -126,6 +127,13 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for ``--json``."""
         return asdict(self)
+
+    def _repr_html_(self) -> str:
+        """A short summary for Jupyter: the verdict, the epoch to keep, the reasons."""
+        lines = [html.escape(line) for line in str(self).splitlines()]
+        head, rest = lines[0], lines[1:]
+        items = "".join(f"<li>{line.lstrip('- ')}</li>" for line in rest)
+        return f"<p><b>{head}</b></p><ul>{items}</ul>"
 
 
 def diagnose(run: History | Curves | str | PathLike[str], *,

@@ -20,7 +20,7 @@ from typing import cast
 
 import torch
 import torch.nn as nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._signals import caught
@@ -296,8 +296,8 @@ def _stopped(history: History, kind: StopKind, reason: str) -> StopDecision:
 
 def _progress_bar(batches: Iterator[TensorPair], total: int, epoch: int, show: bool,
                   epochs: int) -> Iterable[TensorPair]:
-    if not (show and sys.stderr.isatty()):
-        return batches
+    if not (show and (sys.stderr.isatty() or "ipykernel" in sys.modules)):
+        return batches  # a bar only where someone watches: a terminal or a notebook
     return tqdm(batches, total=total, desc=f"epoch {epoch}/{epochs}", leave=False,
                 file=sys.stderr, unit="batch")
 

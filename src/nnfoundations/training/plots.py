@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -22,20 +22,31 @@ if TYPE_CHECKING:
 IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
 
+@overload
+def plot_history(history: History, path: None = None,
+                 diagnosis: Diagnosis | None = None) -> Figure: ...
+
+
+@overload
 def plot_history(history: History, path: str | Path,
-                 diagnosis: Diagnosis | None = None) -> Path:
-    """Draw the loss curves (and validation accuracy) of a run into a PNG file.
+                 diagnosis: Diagnosis | None = None) -> Path: ...
+
+
+def plot_history(history: History, path: str | Path | None = None,
+                 diagnosis: Diagnosis | None = None) -> Path | Figure:
+    """Draw the loss curves (and validation accuracy) of a run, into a file or a Figure.
 
     The best epoch and the epoch to keep are marked, and the verdict of
     :func:`~nnfoundations.diagnosis.rules.diagnose` is in the title.
 
     Args:
         history: the run's History.
-        path: where to write the PNG; written atomically.
+        path: where to write the image (its suffix names the format), atomically; None
+            returns the Figure instead, which a notebook shows inline.
         diagnosis: the run's diagnosis; computed when not given.
 
     Returns:
-        The path written.
+        The path written, or the Figure when no path is given.
 
     Example:
         >>> import pathlib, tempfile
@@ -46,7 +57,7 @@ def plot_history(history: History, path: str | Path,
     """
     if not history.records:
         raise InvalidValueError("the History has no epochs to plot")
-    image_format = check_image_path(path)  # before any drawing
+    image_format = None if path is None else check_image_path(path)  # before any drawing
     diagnosis = diagnosis or diagnose(history)
     has_acc = any(v is not None for v in history.val_acc)
     # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone
@@ -64,6 +75,9 @@ def plot_history(history: History, path: str | Path,
     stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
         f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
+    if path is None or image_format is None:
+        fig.tight_layout()
+        return fig
     return _save(fig, path, image_format)
 
 

@@ -1,0 +1,44 @@
+"""At home in a notebook: HTML for History and Diagnosis, a Figure to show inline, and
+tqdm.auto's bar where a kernel runs."""
+
+import sys
+
+from matplotlib.figure import Figure
+
+from nnfoundations import diagnose, plot_history
+from nnfoundations.history import History
+from nnfoundations.training import loop
+
+
+def run():
+    h = History(stop_reason="early stop <after 3>", best_epoch=2)
+    for e, (t, v) in enumerate([(1.0, 1.1), (0.5, 0.6), (0.4, 0.7)], start=1):
+        h.append(epoch=e, train_loss=t, val_loss=v, val_acc=0.5 + e / 10, lr=1e-3,
+                 seconds=0.1)
+    return h
+
+
+def test_history_renders_as_a_table_with_the_best_epoch_in_bold():
+    html = run()._repr_html_()
+    assert html.count("<tr>") == 4 and "<td><b>2</b></td>" in html
+    assert "early stop &lt;after 3&gt;" in html  # escaped
+
+
+def test_a_diagnosis_renders_its_verdict_and_reasons():
+    html = diagnose(run())._repr_html_()
+    assert html.startswith("<p><b>verdict: ") and html.count("<li>") >= 2
+
+
+def test_plot_history_without_a_path_returns_the_figure():
+    fig = plot_history(run())
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+
+
+def test_the_progress_bar_shows_in_a_notebook_kernel(monkeypatch):
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    batches = iter([1, 2])
+    assert loop._progress_bar(batches, 2, 1, True, 3) is batches  # no terminal, no kernel
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)
+    bar = loop._progress_bar(iter([1, 2]), 2, 1, True, 3)
+    assert list(bar) == [1, 2] and type(bar).__module__.startswith("tqdm")
+    assert loop._progress_bar(batches, 2, 1, False, 3) is batches  # progress off
