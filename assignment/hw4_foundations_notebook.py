@@ -59,6 +59,8 @@ from nnfoundations.app.formats import load_digits
 from nnfoundations.app.preprocess import split_data
 from nnfoundations.autodiff.op_counts import cost_table, count_cost
 from nnfoundations.autodiff.seed_examples import network, warmup
+from nnfoundations.training.compare import compare_batch_sizes, comparison_table
+from nnfoundations.training.plots import plot_comparison
 
 # %% [markdown]
 # ## 1. Backpropagation and the chain rule [1.75 pts]
@@ -218,8 +220,10 @@ print(f"updates in 10 steps of full batch:     {10 * updates_per_epoch(1024, 102
 # longer in wall-clock time because small batches use the hardware poorly. A large batch
 # (512) gives few, accurate updates: fast epochs that parallelise well, but much less progress
 # per epoch, so it needs more epochs (or a larger learning rate). Per *update*, the large
-# batch is better, since its gradient is more accurate. A small experiment on the digits
-# dataset measures each of these trade-offs:
+# batch is better, since its gradient is more accurate. The batch-size experiment
+# (`compare_batch_sizes`, or `nnf compare --batch-size 16 64 512` on the command line) trains
+# the same model from the same weights at each size on the digits data and measures each of
+# these trade-offs:
 
 # %%
 digits = split_data(*load_digits(), seed=0)
@@ -235,15 +239,11 @@ def run(hidden, batch_size, epochs, n_train=None, dropout=0.0, **kwargs):
     return model, history
 
 
-budget = 240  # updates, for the comparison at an equal number of updates
-print(f"{'batch':>6}{'updates/epoch':>15}{'s/epoch':>9}{'val loss @10 epochs':>21}"
-      f"{'val loss @' + str(budget) + ' updates':>23}")
-for b in (16, 512):
-    per = updates_per_epoch(len(train[0]), b)
-    _, ten = run([64], b, 10)
-    _, equal = run([64], b, round(budget / per) or 1)
-    print(f"{b:>6}{per:>15}{np.median(ten.seconds):>9.3f}{ten.val_loss[-1]:>21.4f}"
-          f"{equal.val_loss[-1]:>23.4f}")
+torch.manual_seed(0)
+runs = compare_batch_sizes(nnf_build_model(64, [64], 10), train, val, [16, 64, 512],
+                           epochs=30, seed=0)
+print(comparison_table(runs))
+display(Image(filename=str(plot_comparison(runs, "batch_sizes.png"))))
 
 # %% [markdown]
 # After the same number of epochs the small batch is far ahead (it made many more updates);

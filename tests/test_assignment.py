@@ -115,7 +115,8 @@ def test_the_notebook_executes_top_to_bottom(tmp_path):
     text = "".join(o.get("text", "") for o in outputs)
     assert "= -0.224" in text and "Model A: verdict: underfitting" in text
     assert "Model B: verdict: overfitting" in text and "verdict: good fit" in text
-    assert sum(o.output_type == "display_data" for o in outputs) == 3  # the three plots
+    assert "batch updates/epoch" in text  # 3.1.2's batch-size experiment
+    assert sum(o.output_type == "display_data" for o in outputs) == 4  # the four figures
 
 
 def test_the_notebook_builds_reproducibly():

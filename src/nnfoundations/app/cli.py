@@ -150,6 +150,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from nnfoundations.app.runs import compare_run
+
+    config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
+                            if hasattr(args, k) and k != "batch_size"})
+    print(compare_run(config, args.batch_size, args.output))
+    print(f"figure written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
     from nnfoundations.grading.command import grade_command
 
@@ -182,7 +192,8 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_grade)
 
 
-def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
+def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig,
+                        batch_sizes: bool = False) -> None:
     p.add_argument("--data", default=d.data,
                    help="'digits' (default, bundled), a .csv, a .npz (X, y) or an IDX file")
     p.add_argument("--label", help="CSV label column (default 'label', else the last)")
@@ -192,8 +203,12 @@ def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig) -> None:
                    help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
     p.add_argument("--dropout", type=float, default=d.dropout,
                    help=f"dropout rate in [0, 1) (default {d.dropout})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help=f"default {d.batch_size}")
+    if batch_sizes:
+        p.add_argument("--batch-size", type=int, nargs="+", default=[16, 64, 512],
+                       help="the batch sizes to compare (default 16 64 512)")
+    else:
+        p.add_argument("--batch-size", type=int, default=d.batch_size,
+                       help=f"default {d.batch_size}")
     p.add_argument("--optimizer", default=d.optimizer, help="adam (default), adamw or sgd")
     p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     p.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
@@ -231,6 +246,18 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="lr_find.png", help="the plot (default "
                    "lr_find.png)")
     p.set_defaults(run=_cmd_lr_find)
+    p = commands.add_parser(
+        "compare", help="the batch-size experiment: one model at several batch sizes",
+        description="Train the model 'nnf train' would use, from the same initial weights "
+        "and seed, at each batch size; print updates per epoch, seconds per epoch, the best "
+        "validation loss and accuracy, when they were reached (epoch and updates) and the "
+        "verdict; plot the validation loss against epochs and against updates.")
+    _add_data_and_model(p, d, batch_sizes=True)
+    p.add_argument("--epochs", type=int, default=30, help="epochs per run (default 30)")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    p.add_argument("-o", "--output", default="compare.png",
+                   help="the figure (default compare.png)")
+    p.set_defaults(run=_cmd_compare)
 
 
 def _add_explain(commands: argparse._SubParsersAction) -> None:
@@ -297,7 +324,8 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``nnf``."""
     parser = _Parser(prog="nnf", description="nnfoundations: the foundations of neural "
-                     "networks, runnable: train, evaluate, predict, diagnose, plot, explain.")
+                     "networks, runnable: train, evaluate, predict, diagnose, plot, explain, "
+                     "compare, grade.")
     parser.add_argument("--version", action="version", version=f"nnf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # --debug after the command too; SUPPRESS keeps a --debug given before it

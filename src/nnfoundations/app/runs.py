@@ -41,11 +41,17 @@ from nnfoundations.app.preprocess import (
 from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
+from nnfoundations.training.compare import compare_batch_sizes, comparison_table
 from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
 from nnfoundations.training.model import build_model
-from nnfoundations.training.plots import check_image_path, plot_history, plot_lr_find
+from nnfoundations.training.plots import (
+    check_image_path,
+    plot_comparison,
+    plot_history,
+    plot_lr_find,
+)
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
@@ -117,6 +123,22 @@ def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
                     seed=cfg.seed)
     plot_lr_find(found, plot)
     return found
+
+
+def compare_run(cfg: TrainConfig, batch_sizes: list[int], plot: str | Path) -> str:
+    """The batch-size experiment of ``nnf compare``: the model and split ``nnf train`` would
+    use, trained at each batch size from the same weights; the table, and the figure in
+    ``plot``."""
+    cfg.check()
+    device = resolve_device(cfg.device)
+    check_image_path(plot)
+    _, split, _, _, model = _prepare(cfg)
+    runs = compare_batch_sizes(model.to(device), (split.X_train, split.y_train),
+                               (split.X_val, split.y_val), batch_sizes, epochs=cfg.epochs,
+                               seed=cfg.seed, lr=cfg.lr, optimizer=cfg.optimizer,
+                               engine=cfg.engine)
+    plot_comparison(runs, plot)
+    return comparison_table(runs)
 
 
 def _prepare(cfg: TrainConfig) -> tuple[Table, Split, list, dict[str, Any], nn.Module]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import cast
 
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._signals import caught
@@ -298,8 +299,11 @@ def _progress_bar(batches: Iterator[TensorPair], total: int, epoch: int, show: b
                   epochs: int) -> Iterable[TensorPair]:
     if not (show and (sys.stderr.isatty() or "ipykernel" in sys.modules)):
         return batches  # a bar only where someone watches: a terminal or a notebook
-    return tqdm(batches, total=total, desc=f"epoch {epoch}/{epochs}", leave=False,
-                file=sys.stderr, unit="batch")
+    with warnings.catch_warnings():  # without ipywidgets it says so, then draws text: fine
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm as auto_tqdm
+    return auto_tqdm(batches, total=total, desc=f"epoch {epoch}/{epochs}", leave=False,
+                     file=sys.stderr, unit="batch")
 
 
 def _summary(history: History, decision: StopDecision) -> str:

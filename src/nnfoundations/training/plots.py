@@ -16,6 +16,7 @@ from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 
 if TYPE_CHECKING:
+    from nnfoundations.training.compare import BatchRun
     from nnfoundations.training.lr_finder import LRFind
 
 #: The suffixes a plot may be written as.
@@ -75,6 +76,32 @@ def plot_history(history: History, path: str | Path | None = None,
     stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
         f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
+    if path is None or image_format is None:
+        fig.tight_layout()
+        return fig
+    return _save(fig, path, image_format)
+
+
+def plot_comparison(runs: list[BatchRun], path: str | Path | None = None) -> Path | Figure:
+    """The validation loss of each batch size against epochs and against updates, side by
+    side: the seed's 3.1.2 in one figure. Returns the path written, or the Figure."""
+    if not runs:
+        raise InvalidValueError("no runs to plot")
+    image_format = None if path is None else check_image_path(path)
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    by_epoch, by_update = fig.subplots(1, 2)
+    for run in runs:
+        h = run.history
+        loss = [v if v is not None else float("nan") for v in h.val_loss]
+        label = f"batch {run.batch_size}"
+        by_epoch.plot(h.epoch, loss, label=label)
+        by_update.plot([e * run.updates_per_epoch for e in h.epoch], loss, label=label)
+    by_epoch.set(xlabel="epoch", ylabel="validation loss", title="Against epochs")
+    by_update.set(xlabel="updates (optimizer steps)", xscale="log", title="Against updates")
+    for ax in (by_epoch, by_update):
+        ax.grid(alpha=0.3)
+        ax.legend()
     if path is None or image_format is None:
         fig.tight_layout()
         return fig
