@@ -59,9 +59,14 @@ def _patience(text: str) -> int | None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from nnfoundations.app.runs import train_run
 
+    if args.nproc != 1:
+        from nnfoundations.app.launch import launch
+        return launch(args.argv, args.nproc)
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
     result = train_run(config, None if args.quiet else
                        lambda line: print(f"nnf: {line}", file=sys.stderr))
+    if result.path is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     m = result.metrics
     print(f"epochs run: {m['epochs_run']} ({m['stop_reason']})")
     if m["test_accuracy"] is not None:
@@ -231,6 +236,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", default=d.engine,
                    help="how gradients are computed: auto (default: matrix where it applies), "
                    "matrix (backpropagation by hand) or autograd")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train data-parallel in N processes on this machine (torchrun)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=_cmd_train)
@@ -349,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     that succeeds, one line each; an error is one line alone.
     """
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         status = _run(args)

@@ -42,6 +42,7 @@ from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.compare import compare_batch_sizes, comparison_table
+from nnfoundations.training.distributed import device_for_rank, init_from_env
 from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
@@ -63,7 +64,7 @@ TMP_SUFFIX = ".tmp"
 class RunResult:
     """What a training run produced."""
 
-    path: Path
+    path: Path | None  # None on a data-parallel rank other than 0, which writes nothing
     history: History
     diagnosis: Diagnosis
     metrics: dict[str, Any]
@@ -84,13 +85,17 @@ def resolve_device(device: str) -> torch.device:
 def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None) -> RunResult:
     """Load the data, split, standardise, train with :func:`fit`, test, diagnose, and write
     the run directory (``cfg.out``, default ``runs/<timestamp>``). ``announce`` is told what
-    was read (rows, features, the label column and its classes) before training starts."""
+    was read (rows, features, the label column and its classes) before training starts.
+
+    Under ``torchrun`` (or ``nnf train --nproc N``) every process trains its shard and
+    rank 0 alone announces and writes; the others return a result without a path."""
     cfg.check()
-    device = resolve_device(cfg.device)
+    rank, _ = init_from_env()
+    device = device_for_rank() or resolve_device(cfg.device)
     out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
                         taken_ok=cfg.out is None)  # a default name moves aside if taken
     table, split, classes, architecture, model = _prepare(cfg)
-    if announce is not None:
+    if announce is not None and rank == 0:
         announce(f"data {cfg.data}: {table.describe()}")
     history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -104,9 +109,12 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
                     "sha256": _fingerprint(cfg.data), "label": table.label_column or cfg.label,
                     "labels": cfg.labels,
                     "test_index": split.test_index.tolist()}
-    out = _write_run(out, model_state, history, diagnosis, metrics,
-                     {"settings": asdict(cfg), "split": split_record}, unique=cfg.out is None)
-    return RunResult(out, history, diagnosis, metrics)
+    if rank != 0:
+        return RunResult(None, history, diagnosis, metrics)
+    written = _write_run(out, model_state, history, diagnosis, metrics,
+                         {"settings": asdict(cfg), "split": split_record},
+                         unique=cfg.out is None)
+    return RunResult(written, history, diagnosis, metrics)
 
 
 def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules import module as _module
 
+from nnfoundations.training.step import Sync
 from nnfoundations.training.telemetry import Telemetry
 
 #: The optimizers whose ``step()`` only reads ``.grad``: the matrix path can feed them.
@@ -125,8 +126,9 @@ class MatrixBackprop:
         self.rows = rows
 
     def step(self, X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None = None,
-             first_epoch: bool = False) -> torch.Tensor:
-        """One step on the batch ``(X, y)``: forward, the chain rule, the update.
+             first_epoch: bool = False, sync: Sync | None = None) -> torch.Tensor:
+        """One step on the batch ``(X, y)``: forward, the chain rule, the update; ``sync``
+        (data-parallel training) makes the gradients the global batch's first.
 
         Returns:
             The batch's mean loss, as a detached tensor on the model's device.
@@ -138,6 +140,9 @@ class MatrixBackprop:
         else:
             with telemetry.forward(X, first_epoch):
                 loss = self._gradients(X, y, telemetry)
+        if sync is not None:
+            loss = sync(loss, len(X))
+        if telemetry is not None:
             telemetry.before_update()
         self.optimizer.step()
         if telemetry is not None:

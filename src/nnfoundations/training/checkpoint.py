@@ -78,7 +78,7 @@ def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimi
         raise InvalidValueError(f"{path} is not a fit() checkpoint (format "
                                 f"{state.get('format')!r})")
     history = History.from_dict(state["history"])
-    free = ("epochs", "device", "engine") + (("seed",) if adopt_seed else ())
+    free = ("epochs", "device", "engine", "processes") + (("seed",) if adopt_seed else ())
     changed = sorted(k for k in settings if k not in free
                      and history.settings.get(k) != settings[k])
     if changed:
@@ -94,6 +94,6 @@ def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimi
     torch.set_rng_state(state["torch_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    for key in ("epochs", "device", "engine"):  # the run goes on as now asked
+    for key in ("epochs", "device", "engine", "processes"):  # the run goes on as now asked
         history.settings[key] = settings[key]
     return history, state["best"] or None

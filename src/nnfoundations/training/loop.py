@@ -21,6 +21,7 @@ from typing import cast
 
 import torch
 import torch.nn as nn
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from nnfoundations._errors import InvalidValueError
@@ -29,6 +30,12 @@ from nnfoundations.history import History, LossKind, StopKind
 from nnfoundations.training.backprop import MatrixBackprop, unsupported
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
 from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
+from nnfoundations.training.distributed import (
+    GradientSync,
+    broadcast_parameters,
+    device_for_rank,
+    rank_and_world,
+)
 from nnfoundations.training.inference import CHUNK_ROWS, model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
 from nnfoundations.training.settings import FitSettings
@@ -36,8 +43,10 @@ from nnfoundations.training.step import check_labels, evaluate, step
 from nnfoundations.training.stopping import StopDecision, early_stopping
 from nnfoundations.training.telemetry import Telemetry
 
-#: One training step: ``(X_batch, y_batch, telemetry, first_epoch)`` to the detached loss.
-Stepper = Callable[[torch.Tensor, torch.Tensor, Telemetry | None, bool], torch.Tensor]
+#: One training step: ``(X_batch, y_batch, telemetry, first_epoch)`` to the detached loss and
+#: the rows it is the mean over (the global batch's, in data-parallel training).
+Stepper = Callable[[torch.Tensor, torch.Tensor, Telemetry | None, bool],
+                   tuple[torch.Tensor, int]]
 
 
 @dataclass
@@ -61,9 +70,9 @@ def _train_epoch(step_fn: Stepper, device: torch.device, batches: Iterable[Tenso
     look_each_step = device.type == "cpu"
     for X_batch, y_batch in batches:
         watch = telemetry if result.steps == 0 else None
-        loss = step_fn(X_batch, y_batch, watch, first_epoch)
+        loss, rows = step_fn(X_batch, y_batch, watch, first_epoch)
         losses.append(loss)
-        sizes.append(len(y_batch))
+        sizes.append(rows)
         result.steps += 1
         if look_each_step and not math.isfinite(loss.item()):
             break
@@ -108,7 +117,9 @@ def fit(
     without ``val``). **By default the model ends with the best epoch's weights**
     (``restore_best=True``), kept in memory. A non-finite loss stops training with the epoch
     and step named; Ctrl-C stops after the current step; both restore the best weights and
-    say why in ``history.stop_reason``.
+    say why in ``history.stop_reason``. Inside an initialised ``torch.distributed`` group
+    (``torchrun``) it trains data-parallel (:mod:`~nnfoundations.training.distributed`):
+    ``batch_size`` per process, one gradient all-reduce per step, rank 0 alone checkpoints.
 
     Args:
         model: the network; it is moved to ``device`` when one is given.
@@ -156,17 +167,25 @@ def fit(
                                  optimizer=optimizer, loss_fn=loss_fn, patience=patience,
                                  min_delta=min_delta, restore_best=restore_best, seed=seed,
                                  engine=engine)
-    if device is not None:
-        model.to(device)
+    rank, world = rank_and_world()
+    if device is not None or world > 1:
+        model.to(device or device_for_rank() or model_device(model))
     if seed is not None:
         torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model))
+    if world > 1:
+        if isinstance(train, Dataset):
+            raise InvalidValueError("data-parallel training takes (X, y) tensors or arrays, "
+                                    "not a Dataset")
+        broadcast_parameters(model.parameters())
+    batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model),
+                      rank, world)
     val_data = val_tensors(val, model_dtype(model))
     opt = make_optimizer(optimizer, model, settings.lr)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt)
-    recorded = {**settings.to_dict(), "engine": used, "n_train": batches.n,
+    sync = GradientSync(model.parameters()) if world > 1 else None
+    step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt, sync)
+    recorded = {**settings.to_dict(), "engine": used, "processes": world, "n_train": batches.n,
                 "n_val": None if val_data is None else len(val_data[0]),
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
     if settings.loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
@@ -174,8 +193,8 @@ def fit(
         check_labels(batches.tensors[1], recorded["n_outputs"])  # before any step, on any path
     run = _Run(model, batches, val_data, loss_fn, opt, step_fn, generator, settings,
                History(settings=recorded), None,
-               sys.stderr.isatty() if progress is None else bool(progress), checkpoint,
-               Telemetry(model) if telemetry else None)
+               rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress)),
+               checkpoint if rank == 0 else None, Telemetry(model) if telemetry else None)
     if resume is not None:
         run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
                                            adopt_seed=seed is None)
@@ -191,21 +210,27 @@ def fit(
 
 
 def _stepper(engine: str, model: nn.Module, batches: Batches, loss_fn: nn.Module,
-             optimizer: torch.optim.Optimizer) -> tuple[Stepper, str]:
+             optimizer: torch.optim.Optimizer, sync: GradientSync | None) -> tuple[Stepper, str]:
     """The training step for ``engine``, and the name of the engine that it is."""
     reason = "the data is a Dataset, not (X, y) tensors" if batches.tensors is None else \
         "the labels are not class indices" if batches.tensors[1].is_floating_point() else \
         unsupported(model, loss_fn, optimizer)
-    if engine != "autograd" and reason is None:
-        return MatrixBackprop(cast(nn.Sequential, model), optimizer,
-                              batches.batch_size).step, "matrix"
-    if engine == "matrix":
+    if engine == "matrix" and reason is not None:
         raise InvalidValueError(f"engine='matrix' cannot train this run: {reason}; use "
                                 "engine='autograd' or 'auto'")
+    if engine != "autograd" and reason is None:
+        matrix = MatrixBackprop(cast(nn.Sequential, model), optimizer, batches.batch_size)
+
+        def matrix_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
+                        first_epoch: bool) -> tuple[torch.Tensor, int]:
+            loss = matrix.step(X, y, telemetry, first_epoch, sync)
+            return loss, sync.rows if sync is not None else len(X)
+        return matrix_step, "matrix"
 
     def autograd_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
-                      first_epoch: bool) -> torch.Tensor:
-        return step(model, X, y, loss_fn, optimizer, telemetry, first_epoch)
+                      first_epoch: bool) -> tuple[torch.Tensor, int]:
+        loss = step(model, X, y, loss_fn, optimizer, telemetry, first_epoch, sync)
+        return loss, sync.rows if sync is not None else len(X)
     return autograd_step, "autograd"
 
 

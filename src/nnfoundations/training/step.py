@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -12,6 +13,10 @@ from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations.training.inference import chunks, inference, model_device
 from nnfoundations.training.telemetry import Telemetry
 
+#: Data-parallel training's hook between the backward pass and the update: the local loss and
+#: rows in, the global batch's loss out (its gradients left in ``.grad``).
+Sync = Callable[[torch.Tensor, int], torch.Tensor]
+
 
 def step(
     model: nn.Module,
@@ -21,12 +26,15 @@ def step(
     optimizer: torch.optim.Optimizer,
     telemetry: Telemetry | None = None,
     first_epoch: bool = False,
+    sync: Sync | None = None,
 ) -> torch.Tensor:
     """Run one training step and return the loss as a detached tensor on the model's device.
 
     This is :func:`train_one_step` without the ``.item()``: the training loop accumulates
     these on the device so that it does not wait for the device after every step. With
-    ``telemetry`` the step is also observed (gradient norms, update sizes, ReLU firing).
+    ``telemetry`` the step is also observed (gradient norms, update sizes, ReLU firing);
+    with ``sync`` (data-parallel training) the gradients and the loss become the global
+    batch's before the update.
     """
     model.train()  # an earlier evaluate() must never leave dropout switched off here
     device = model_device(model)
@@ -35,6 +43,8 @@ def step(
     with telemetry.forward(X_batch, first_epoch) if telemetry else nullcontext():
         loss = loss_fn(model(X_batch), y_batch)
         loss.backward()
+    if sync is not None:
+        loss = sync(loss, len(X_batch))
     if telemetry:
         telemetry.before_update()
     optimizer.step()

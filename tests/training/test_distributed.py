@@ -1,0 +1,95 @@
+"""Data-parallel training: 2 CPU processes at batch 32 give the weights 1 process gives at
+batch 64 over the same permutation, on both engines, the last partial batch included."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from nnfoundations import build_model, fit
+from nnfoundations.app.cli import main
+from nnfoundations.training.batches import Batches
+
+WORKER = """
+import sys, torch
+from nnfoundations import build_model, fit
+from nnfoundations.training.distributed import init_from_env
+rank, world = init_from_env()
+out = sys.argv[1]
+for n in (256, 250):
+    for engine in ("autograd", "matrix"):
+        g = torch.Generator().manual_seed(n)
+        X, y = torch.randn(n, 20, generator=g), torch.randint(0, 3, (n,), generator=g)
+        torch.manual_seed(1)
+        model = build_model(20, [16], 3)
+        h = fit(model, (X, y), (X[:50], y[:50]), epochs=2, batch_size=32, seed=0,
+                progress=False, engine=engine, checkpoint=f"{out}/ckpt-{rank}-{n}-{engine}.pt")
+        if rank == 0:
+            torch.save({"state": model.state_dict(), "val": h.val_loss, "train": h.train_loss,
+                        "settings": h.settings}, f"{out}/{n}-{engine}.pt")
+"""
+
+
+def run_group(command, timeout=120):
+    """Run a command in its own process group; kill the whole group if it overruns."""
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{command[:6]} timed out; its process group was killed")
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_strided_shards_split_each_global_batch_of_one_permutation():
+    X, y = torch.arange(70.0).reshape(70, 1), torch.arange(70)
+    whole = [yb.clone() for _, yb in Batches((X, y), 20, torch.device("cpu")).epoch(
+        torch.Generator().manual_seed(3))]
+    shards = [[yb.clone() for _, yb in Batches((X, y), 10, torch.device("cpu"), rank=r,
+                                                world=2).epoch(torch.Generator().manual_seed(3))]
+              for r in (0, 1)]
+    assert len(whole) == len(shards[0]) == len(shards[1]) == 4
+    for batch, a, b in zip(whole, *shards, strict=True):
+        assert torch.equal(a, batch[0::2]) and torch.equal(b, batch[1::2])
+
+
+def test_two_ranks_at_32_equal_one_process_at_64(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    run_group([sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", str(script), str(tmp_path)])
+    for n in (256, 250):
+        for engine in ("autograd", "matrix"):
+            ddp = torch.load(tmp_path / f"{n}-{engine}.pt", weights_only=True)
+            g = torch.Generator().manual_seed(n)
+            X, y = torch.randn(n, 20, generator=g), torch.randint(0, 3, (n,), generator=g)
+            torch.manual_seed(1)
+            model = build_model(20, [16], 3)
+            h = fit(model, (X, y), (X[:50], y[:50]), epochs=2, batch_size=64, seed=0,
+                    progress=False, engine=engine)
+            for k, v in model.state_dict().items():
+                assert torch.allclose(ddp["state"][k], v, atol=1e-6), (n, engine, k)
+            assert ddp["val"] == pytest.approx(h.val_loss, rel=1e-5)
+            assert ddp["train"] == pytest.approx(h.train_loss, rel=1e-5)
+            assert ddp["settings"]["processes"] == 2 and ddp["settings"]["engine"] == engine
+            assert (tmp_path / f"ckpt-0-{n}-{engine}.pt").exists()  # rank 0 alone writes
+            assert not (tmp_path / f"ckpt-1-{n}-{engine}.pt").exists()
+
+
+def test_nnf_train_nproc_2_writes_one_run_equal_to_one_process_at_twice_the_batch(tmp_path):
+    common = ["--epochs", "2", "--hidden", "16", "--dropout", "0", "--quiet"]
+    out = run_group([sys.executable, "-m", "nnfoundations", "train", "--nproc", "2", *common,
+                     "--out", str(tmp_path / "ddp")])
+    assert out.count("run written to") == 1  # rank 0 reports, once
+    assert main(["train", *common, "--batch-size", "128", "--out", str(tmp_path / "one")]) == 0
+    runs = [json.loads((tmp_path / d / "history.json").read_text()) for d in ("ddp", "one")]
+    assert runs[0]["settings"]["processes"] == 2
+    assert [r["val_loss"] for r in runs[0]["records"]] == pytest.approx(
+        [r["val_loss"] for r in runs[1]["records"]], rel=1e-5)
