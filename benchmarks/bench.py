@@ -5,6 +5,7 @@ OpenMP threads many times over.
 """
 
 import bench_diagnosis
+import bench_distributed
 import bench_engine
 import bench_grade
 import bench_loop
@@ -12,6 +13,8 @@ import bench_startup
 
 if __name__ == "__main__":
     bench_loop.main()
+    print()
+    bench_distributed.main()
     print()
     bench_engine.main()
     print()
