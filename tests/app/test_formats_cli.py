@@ -266,7 +266,7 @@ def test_streams_and_statuses_as_a_real_process(run_dir, digits_csv, tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "nnf: error: no such data file: nope.csv (give 'digits', a .csv, " \
-        ".npz or IDX file)\n"
+        ".npz, .npy, a folder of X.npy and y.npy, or an IDX file)\n"
 
 
 def test_the_defaults_reach_97_percent_on_digits_as_the_readme_quotes(capsys, tmp_path):

@@ -1,5 +1,6 @@
 """Data-parallel training: 2 CPU processes at batch 32 give the weights 1 process gives at
-batch 64 over the same permutation, on both engines, the last partial batch included."""
+batch 64 over the same permutation, on both engines, the last partial batch included, with
+the same early stop and restored weights on every rank."""
 
 import json
 import os
@@ -26,11 +27,12 @@ for n in (256, 250):
         X, y = torch.randn(n, 20, generator=g), torch.randint(0, 3, (n,), generator=g)
         torch.manual_seed(1)
         model = build_model(20, [16], 3)
-        h = fit(model, (X, y), (X[:50], y[:50]), epochs=2, batch_size=32, seed=0,
-                progress=False, engine=engine, checkpoint=f"{out}/ckpt-{rank}-{n}-{engine}.pt")
-        if rank == 0:
-            torch.save({"state": model.state_dict(), "val": h.val_loss, "train": h.train_loss,
-                        "settings": h.settings}, f"{out}/{n}-{engine}.pt")
+        h = fit(model, (X, y), (X[:50], y[:50]), epochs=6, batch_size=32, seed=0, lr=0.05,
+                patience=1, progress=False, engine=engine,
+                checkpoint=f"{out}/ckpt-{rank}-{n}-{engine}.pt")
+        torch.save({"state": model.state_dict(), "val": h.val_loss, "train": h.train_loss,
+                    "best": h.best_epoch, "stop": h.stop_reason, "settings": h.settings},
+                   f"{out}/{n}-{engine}-rank{rank}.pt")
 """
 
 
@@ -67,13 +69,19 @@ def test_two_ranks_at_32_equal_one_process_at_64(tmp_path):
                "--nproc-per-node=2", str(script), str(tmp_path)])
     for n in (256, 250):
         for engine in ("autograd", "matrix"):
-            ddp = torch.load(tmp_path / f"{n}-{engine}.pt", weights_only=True)
+            ddp, other = (torch.load(tmp_path / f"{n}-{engine}-rank{r}.pt", weights_only=True)
+                          for r in (0, 1))
             g = torch.Generator().manual_seed(n)
             X, y = torch.randn(n, 20, generator=g), torch.randint(0, 3, (n,), generator=g)
             torch.manual_seed(1)
             model = build_model(20, [16], 3)
-            h = fit(model, (X, y), (X[:50], y[:50]), epochs=2, batch_size=64, seed=0,
-                    progress=False, engine=engine)
+            h = fit(model, (X, y), (X[:50], y[:50]), epochs=6, batch_size=64, seed=0, lr=0.05,
+                    patience=1, progress=False, engine=engine)
+            # the same early stop and restored weights on every rank, and as one process
+            assert ddp["stop"] == other["stop"] == h.stop_reason
+            assert ddp["best"] == other["best"] == h.best_epoch
+            for k in ddp["state"]:
+                assert torch.equal(ddp["state"][k], other["state"][k])
             for k, v in model.state_dict().items():
                 assert torch.allclose(ddp["state"][k], v, atol=1e-6), (n, engine, k)
             assert ddp["val"] == pytest.approx(h.val_loss, rel=1e-5)

@@ -19,7 +19,7 @@ from typing import TextIO
 import numpy as np
 from sklearn.datasets import load_digits as _sklearn_digits
 
-from nnfoundations._errors import InvalidValueError
+from nnfoundations._errors import InvalidValueError, first_line
 
 #: IDX element types: code -> (NumPy big-endian dtype, scale to [0, 1] for images).
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -83,15 +83,22 @@ def read_data(source: str, *, label: str | None = None, labels: str | None = Non
     if drop and not source.lower().endswith(".csv"):
         raise InvalidValueError(f"--drop leaves out CSV columns; {source} is not a CSV")
     if labels is not None and (source == "digits" or source.lower().endswith((".csv", ".npz"))):
-        raise InvalidValueError(f"--labels names the labels file of IDX images; {source} holds "
-                                "its own labels (a CSV names its column with --label)")
+        raise InvalidValueError(f"--labels names the labels file of IDX images or of a .npy; "
+                                f"{source} holds its own labels (a CSV names its column with "
+                                "--label)")
     if source == "digits":
         X, y = load_digits()
         return Table(X, y, [f"pixel_{i}" for i in range(X.shape[1])], "digit")
     path = Path(source)
+    if path.is_dir() or path.suffix.lower() == ".npy":
+        table = _read_npy(path, labels, need_labels)
+        if len(table.X) == 0:
+            raise InvalidValueError(f"{source} holds no examples")
+        return table
     if not path.is_file():
         raise InvalidValueError(
-            f"no such data file: {source} (give 'digits', a .csv, .npz or IDX file)")
+            f"no such data file: {source} (give 'digits', a .csv, .npz, .npy, a folder of "
+            "X.npy and y.npy, or an IDX file)")
     name = path.name.lower()
     if name.endswith(".csv"):
         table = _read_csv(path, label, need_labels, features, drop or [])
@@ -299,6 +306,47 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
                 f"y has shape {y.shape}")
         y = _labels(y.astype(str) if y.dtype.kind in "US" else y, path, lambda k: f"y[{k}]")
     return Table(X, y, [f"x{j}" for j in range(X.shape[1])], "array 'y'")
+
+
+def _read_npy(path: Path, labels: str | None, need_labels: bool) -> Table:
+    """Features from a ``.npy`` opened memory-mapped (never read whole), labels from a
+    second ``.npy``: ``X.npy`` and ``y.npy`` in a folder, or a file and ``--labels``."""
+    features = path / "X.npy" if path.is_dir() else path
+    label_file = Path(labels) if labels is not None else features.with_name("y.npy") \
+        if features.name == "X.npy" else None
+    X = _npy(features, mmap=True)
+    if X.ndim < 2 or not np.issubdtype(X.dtype, np.number) or \
+            np.issubdtype(X.dtype, np.complexfloating):
+        raise InvalidValueError(f"{features}: X must be a real array of shape (n, ...), got "
+                                f"{X.dtype} {X.shape}")
+    X = X.reshape(len(X), -1)  # a view: still memory-mapped
+    for start in range(0, len(X), 8192):  # checked in chunks: never whole in memory
+        _finite(features, np.asarray(X[start: start + 8192]), _row_namer(start))
+    if label_file is None:
+        if need_labels:
+            raise InvalidValueError(f"{features}: give its labels' .npy with --labels (or name "
+                                    "them X.npy and y.npy in one folder)")
+        return Table(X, None, [f"x{j}" for j in range(X.shape[1])])
+    y = _npy(label_file, mmap=False)
+    if y.ndim != 1 or len(y) != len(X):
+        raise InvalidValueError(f"{label_file}: y must be one label per row of X: X has "
+                                f"{len(X)} rows, y has shape {y.shape}")
+    y = _labels(y.astype(str) if y.dtype.kind in "US" else y, label_file, lambda k: f"y[{k}]")
+    return Table(X, y, [f"x{j}" for j in range(X.shape[1])], f"file {label_file.name}")
+
+
+def _row_namer(offset: int) -> Callable[[int, int], str]:
+    return lambda i, j: f"X row {offset + i}, feature {j}"
+
+
+def _npy(path: Path, mmap: bool) -> np.ndarray:
+    if not path.is_file():
+        raise InvalidValueError(f"no such .npy file: {path}")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise InvalidValueError(f"{path} is not a readable .npy file: {first_line(err)}") \
+            from None
 
 
 #: Deflate inflates at most about 1032 to 1: a gzip that claims more is not an honest file.

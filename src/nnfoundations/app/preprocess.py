@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
+from nnfoundations.training.batches import Rows
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,24 @@ class Standardizer:
         std = X.std(axis=0)
         return cls(mean=X.mean(axis=0), std=np.where(std > 0, std, 1.0))
 
+    @classmethod
+    def fit_chunks(cls, chunks: Iterable[np.ndarray]) -> Standardizer:
+        """The same statistics in one streaming pass over row chunks (Chan et al.'s pairwise
+        update of counts, means and squared deviations, in float64)."""
+        n, mean, m2 = 0, np.zeros(0), np.zeros(0)
+        for chunk in chunks:
+            k, chunk_mean = len(chunk), chunk.mean(axis=0)
+            chunk_m2 = ((chunk - chunk_mean) ** 2).sum(axis=0)
+            if n == 0:
+                n, mean, m2 = k, chunk_mean, chunk_m2
+                continue
+            delta = chunk_mean - mean
+            mean = mean + delta * k / (n + k)
+            m2 = m2 + chunk_m2 + delta**2 * n * k / (n + k)
+            n += k
+        std = np.sqrt(m2 / max(n, 1))
+        return cls(mean=mean, std=np.where(std > 0, std, 1.0))
+
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Standardise ``X`` with the fitted statistics, as float32."""
         return ((X - self.mean) / self.std).astype(np.float32)
@@ -48,7 +68,7 @@ class Standardizer:
 class Split:
     """Train, validation and test tensors, standardised with the training part's statistics."""
 
-    X_train: torch.Tensor
+    X_train: torch.Tensor | Rows  # Rows: memory-mapped data, read as batches need it
     y_train: torch.Tensor
     X_val: torch.Tensor
     y_val: torch.Tensor
@@ -84,7 +104,9 @@ def split_data(
         seed: seed of the shuffle, so the same seed gives the same split.
 
     Returns:
-        A :class:`Split` of float32 features and int64 labels.
+        A :class:`Split` of float32 features and int64 labels. For a memory-mapped ``X``
+        the statistics come from one streaming pass and the training part stays on disk
+        (:class:`~nnfoundations.training.batches.Rows`), read as batches need it.
     """
     seed = _checks.seed("seed", seed)
     val_fraction = _checks.fraction("val_fraction", val_fraction, low_open=True)
@@ -96,13 +118,21 @@ def split_data(
     idx = np.arange(len(y))
     rest, test = _stratified(idx, y, test_fraction, seed)
     train, val = _stratified(rest, y, val_fraction / (1 - test_fraction), seed + 1)
-    scaler = Standardizer.fit(X[train])
+    if isinstance(X, np.memmap):  # larger than memory: stream the statistics, keep it on disk
+        scaler = Standardizer.fit_chunks(Rows(X, np.sort(train)).chunks())
+        Xtr: torch.Tensor | Rows = Rows(X, train, scaler.mean, scaler.std)
+    else:
+        scaler = Standardizer.fit(X[train])
+        Xtr = torch.from_numpy(scaler.transform(X[train]))
 
-    def part(i: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(scaler.transform(X[i])), torch.from_numpy(y[i].astype(np.int64))
+    def part(i: np.ndarray) -> torch.Tensor:
+        if isinstance(X, np.memmap):  # the held-out parts, read once (a share of the data)
+            return Rows(X, i, scaler.mean, scaler.std).gather(np.arange(len(i)))
+        return torch.from_numpy(scaler.transform(X[i]))
 
-    (Xtr, ytr), (Xva, yva), (Xte, yte) = part(train), part(val), part(test)
-    return Split(Xtr, ytr, Xva, yva, Xte, yte, scaler, np.sort(test))
+    labels = torch.from_numpy(y.astype(np.int64))
+    return Split(Xtr, labels[train], part(val), labels[val], part(test), labels[test], scaler,
+                 np.sort(test))
 
 
 def _stratified(

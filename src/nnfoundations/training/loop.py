@@ -2,10 +2,10 @@
 
 Each epoch runs one :func:`~nnfoundations.training.step.step` per mini-batch (the step that
 ``train_one_step`` wraps) and then :func:`~nnfoundations.training.step.evaluate` on the
-validation data. For ``(X, y)`` tensors the batches are contiguous slices of a few large
-gathers along one permutation per epoch (:mod:`~nnfoundations.training.batches`), and the
-losses stay on the device until the epoch ends; any other ``Dataset`` goes through a
-``DataLoader``.
+validation data. For ``(X, y)`` tensors the batches are gathered along one permutation per
+epoch (:mod:`~nnfoundations.training.batches`; a memory-mapped array is read row by row as
+batches need it), and the losses stay on the device until the epoch ends; any other
+``Dataset`` goes through a ``DataLoader``.
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ def fit(
                 "n_val": None if val_data is None else len(val_data[0]),
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
     if settings.loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
-            and batches.tensors is not None and not batches.tensors[1].is_floating_point():
-        check_labels(batches.tensors[1], recorded["n_outputs"])  # before any step, on any path
+            and batches.y is not None and not batches.y.is_floating_point():
+        check_labels(batches.y, recorded["n_outputs"])  # before any step, on any path
     run = _Run(model, batches, val_data, loss_fn, opt, step_fn, generator, settings,
                History(settings=recorded), None,
                rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress)),
@@ -212,8 +212,8 @@ def fit(
 def _stepper(engine: str, model: nn.Module, batches: Batches, loss_fn: nn.Module,
              optimizer: torch.optim.Optimizer, sync: GradientSync | None) -> tuple[Stepper, str]:
     """The training step for ``engine``, and the name of the engine that it is."""
-    reason = "the data is a Dataset, not (X, y) tensors" if batches.tensors is None else \
-        "the labels are not class indices" if batches.tensors[1].is_floating_point() else \
+    reason = "the data is a Dataset, not (X, y) tensors" if batches.y is None else \
+        "the labels are not class indices" if batches.y.is_floating_point() else \
         unsupported(model, loss_fn, optimizer)
     if engine == "matrix" and reason is not None:
         raise InvalidValueError(f"engine='matrix' cannot train this run: {reason}; use "
