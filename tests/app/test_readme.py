@@ -56,6 +56,7 @@ def test_the_python_api_example_runs(tmp_path):
                           text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "verdict: good fit" in done.stdout and "suggested learning rate" in done.stdout
+    assert "cross-validated accuracy 0.9" in done.stdout
     assert (tmp_path / "curves.png").is_file()
 
 

@@ -29,11 +29,12 @@ def without_option(argv: Sequence[str], option: str) -> list[str]:
 
 def launch(argv: Sequence[str], nproc: int) -> int:
     """Run ``nnf`` with ``argv`` (less ``--nproc``) in ``nproc`` processes on this machine
-    through ``torch.distributed.run`` (``--standalone``: a local rendezvous on a free port),
-    and return its exit status. Each process joins the group and trains its shard; rank 0
-    alone writes the run."""
+    through ``torch.distributed.run`` (one node, a rendezvous on 127.0.0.1 at a free port;
+    torchrun gives each process one thread), and return its exit status. Each process joins
+    the group and trains its shard; rank 0 alone writes the run."""
     nproc = _checks.positive_int("--nproc", nproc)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
+               "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
                f"--nproc-per-node={nproc}", "-m", "nnfoundations",
                *without_option(argv, "--nproc")]
     return subprocess.call(command)
