@@ -101,3 +101,12 @@ def test_nnf_train_nproc_2_writes_one_run_equal_to_one_process_at_twice_the_batc
     assert runs[0]["settings"]["processes"] == 2
     assert [r["val_loss"] for r in runs[0]["records"]] == pytest.approx(
         [r["val_loss"] for r in runs[1]["records"]], rel=1e-5)
+
+
+def test_a_bad_run_in_several_processes_is_one_line_and_status_2(tmp_path):
+    for args in (["--epochs", "0"], ["--data", str(tmp_path / "nope.csv")]):
+        done = subprocess.run([sys.executable, "-m", "nnfoundations", "train", "--nproc", "2",
+                               *args], capture_output=True, text=True, timeout=120,
+                              check=False, start_new_session=True)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("nnf: error: ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from nnfoundations import _checks
 
@@ -37,4 +38,23 @@ def launch(argv: Sequence[str], nproc: int) -> int:
                "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
                f"--nproc-per-node={nproc}", "-m", "nnfoundations",
                *without_option(argv, "--nproc")]
-    return subprocess.call(command)
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+        errors = _relay(proc.stderr)
+    if proc.returncode == 0:
+        return 0
+    return 2 if errors else proc.returncode or 1
+
+
+def _relay(stream: IO[str] | None) -> list[str]:
+    """Pass the ranks' own lines (``nnf: ...`` and the epoch lines) to stderr as they come,
+    each error once; leave out the launcher's chatter and its report of a failed rank.
+    Returns the errors seen."""
+    errors: list[str] = []
+    for line in stream or []:
+        if line.startswith("nnf: error:"):
+            if line not in errors:
+                errors.append(line)
+                sys.stderr.write(line)
+        elif line.startswith(("nnf:", "epoch ")):
+            sys.stderr.write(line)
+    return errors
