@@ -18,7 +18,7 @@ N, GLOBAL_BATCHES, EPOCHS = 60_000, (128, 1024), 3
 WORKER = """
 import json, sys, time, torch
 from nnfoundations import build_model, fit
-from nnfoundations.training.distributed import init_from_env
+from nnfoundations.training.distributed import init_from_env, leave
 rank, world = init_from_env()
 torch.set_num_threads(int(sys.argv[2]))
 g = torch.Generator().manual_seed(0)
@@ -28,6 +28,7 @@ h = fit(build_model(784, [128, 64], 9), (X, y), epochs={epochs}, batch_size={bat
         seed=0, progress=False)
 if rank == 0:
     json.dump(h.seconds, open(sys.argv[1], "w"))
+leave()
 """
 
 

@@ -18,7 +18,7 @@ from nnfoundations.training.batches import Batches
 WORKER = """
 import sys, torch
 from nnfoundations import build_model, fit
-from nnfoundations.training.distributed import init_from_env
+from nnfoundations.training.distributed import init_from_env, leave
 rank, world = init_from_env()
 out = sys.argv[1]
 for n in (256, 250):
@@ -33,6 +33,7 @@ for n in (256, 250):
         torch.save({"state": model.state_dict(), "val": h.val_loss, "train": h.train_loss,
                     "best": h.best_epoch, "stop": h.stop_reason, "settings": h.settings},
                    f"{out}/{n}-{engine}-rank{rank}.pt")
+leave()
 """
 
 

@@ -42,7 +42,7 @@ from nnfoundations.diagnosis.rules import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.compare import compare_batch_sizes, comparison_table
-from nnfoundations.training.distributed import device_for_rank, init_from_env
+from nnfoundations.training.distributed import device_for_rank, init_from_env, leave
 from nnfoundations.training.inference import per_class_accuracy, predict_proba
 from nnfoundations.training.loop import fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
@@ -90,7 +90,17 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     Under ``torchrun`` (or ``nnf train --nproc N``) every process trains its shard and
     rank 0 alone announces and writes; the others return a result without a path."""
     cfg.check()
-    rank, _ = init_from_env()
+    rank, world = init_from_env()
+    try:
+        result = _train(cfg, announce, rank)
+    except BaseException:
+        leave(wait=False)
+        raise
+    leave()
+    return result
+
+
+def _train(cfg: TrainConfig, announce: Callable[[str], object] | None, rank: int) -> RunResult:
     device = device_for_rank() or resolve_device(cfg.device)
     out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
                         taken_ok=cfg.out is None)  # a default name moves aside if taken

@@ -38,6 +38,16 @@ def init_from_env() -> tuple[int, int]:
     return rank_and_world()
 
 
+def leave(wait: bool = True) -> None:
+    """Leave the process group cleanly (a process that exits with gloo's threads still up
+    can abort): after every rank is done when ``wait``, at once after a failure, which the
+    other ranks may never reach."""
+    if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def device_for_rank() -> torch.device | None:
     """The GPU of this process under torchrun, or None (the model's device stands)."""
     if dist.is_initialized() and torch.cuda.is_available():
