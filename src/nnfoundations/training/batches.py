@@ -44,8 +44,8 @@ class Rows:
 
     def gather(self, rows: torch.Tensor | np.ndarray) -> torch.Tensor:
         """The given rows (positions in this view), as a float32 tensor on the CPU."""
-        picked = self.index[np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows)]
-        block = np.asarray(self.array[picked], dtype=np.float64).reshape(len(picked), -1)
+        block = self._read(self.index[np.asarray(
+            rows.cpu() if isinstance(rows, torch.Tensor) else rows)])
         if self.mean is not None and self.std is not None:
             block = (block - self.mean) / self.std
         return torch.from_numpy(block.astype(np.float32))
@@ -53,8 +53,10 @@ class Rows:
     def chunks(self) -> Iterator[np.ndarray]:
         """The rows in order, ``CHUNK`` at a time, as float64 arrays (not standardised)."""
         for start in range(0, len(self.index), CHUNK):
-            picked = self.index[start: start + CHUNK]
-            yield np.asarray(self.array[picked], dtype=np.float64).reshape(len(picked), -1)
+            yield self._read(self.index[start: start + CHUNK])
+
+    def _read(self, picked: np.ndarray) -> np.ndarray:
+        return np.asarray(self.array[picked], dtype=np.float64).reshape(len(picked), -1)
 
 
 Data = tuple[torch.Tensor | np.ndarray | Rows, torch.Tensor | np.ndarray] | Dataset
@@ -85,12 +87,12 @@ def tensor_pair(data: Any, name: str,
             or not isinstance(data[1], torch.Tensor | np.ndarray):
         raise InvalidTypeError(f"{name} must be an (X, y) pair of tensors or NumPy arrays, or "
                                f"a torch Dataset, got {type(data).__name__}")
-    if isinstance(data[0], np.memmap):
-        data = (Rows(data[0]), data[1])  # read row by row as batches need them, never whole
-    if isinstance(data[0], Rows):
-        return _rows_pair(data[0], torch.as_tensor(data[1]), name)
-    X, y = (torch.as_tensor(t) for t in data)
-    if dtype is not None and X.is_floating_point() and X.dtype != dtype:
+    # A memmap is never read whole: Rows reads the rows each batch needs.
+    X: torch.Tensor | Rows = Rows(data[0]) if isinstance(data[0], np.memmap) else \
+        data[0] if isinstance(data[0], Rows) else torch.as_tensor(data[0])
+    y = torch.as_tensor(data[1])
+    if isinstance(X, torch.Tensor) and dtype is not None and X.is_floating_point() \
+            and X.dtype != dtype:
         X = X.to(dtype)
     if not y.is_floating_point() and y.dtype != torch.int64:
         y = y.long()  # class indices, as the losses want them
@@ -99,15 +101,6 @@ def tensor_pair(data: Any, name: str,
     if len(X) != len(y):
         raise InvalidValueError(f"{name}: X and y differ in length: {len(X)} examples but "
                                 f"{len(y)} labels")
-    return X, y
-
-
-def _rows_pair(X: Rows, y: torch.Tensor, name: str) -> tuple[Rows, torch.Tensor]:
-    if not y.is_floating_point() and y.dtype != torch.int64:
-        y = y.long()
-    if len(X) == 0 or len(X) != len(y):
-        raise InvalidValueError(f"{name}: X has {len(X)} rows and y {len(y)} labels; they "
-                                "must be the same, and not zero")
     return X, y
 
 
