@@ -26,6 +26,7 @@ SPLIT: tuple[tuple[str, float, str], ...] = (
     ("3.2.2", 0.25, "manual"),
 )
 TOTAL = 4.5
+POINTS = {question: points for question, points, _ in SPLIT}
 #: What the instructor is told to look for in each manually graded answer.
 MANUAL_HINTS = {
     "1.3": "the section is lost from the seed; credit an account of why one backward pass "
@@ -56,16 +57,14 @@ class Check:
 
 def split(question: str, results: list[tuple[str, bool, str]]) -> list[Check]:
     """Share the question's points equally among ``(name, passed, message)`` results."""
-    points = next(p for q, p, _ in SPLIT if q == question)
-    share = points / len(results)
+    share = POINTS[question] / len(results)
     return [Check(question, name, share, share if ok else 0.0, "" if ok else message)
             for name, ok, message in results]
 
 
 def zero(question: str, reason: str) -> list[Check]:
     """The whole question scores zero, for one reason."""
-    points = next(p for q, p, _ in SPLIT if q == question)
-    return [Check(question, "all", points, 0.0, reason)]
+    return [Check(question, "all", POINTS[question], 0.0, reason)]
 
 
 def manual(question: str, answer: str) -> list[Check]:
@@ -74,8 +73,7 @@ def manual(question: str, answer: str) -> list[Check]:
     text = re.sub(r"^\W*your response:\W*", "", answer.strip(), flags=re.I)
     if not text:
         return zero(question, "no answer")
-    points = next(p for q, p, _ in SPLIT if q == question)
-    return [Check(question, "manual", points, 0.0,
+    return [Check(question, "manual", POINTS[question], 0.0,
                   f"manual: {MANUAL_HINTS[question]}. The answer: {text[:1500]}")]
 
 
