@@ -167,17 +167,10 @@ def fit(
                                  optimizer=optimizer, loss_fn=loss_fn, patience=patience,
                                  min_delta=min_delta, restore_best=restore_best, seed=seed,
                                  engine=engine)
-    rank, world = rank_and_world()
-    if device is not None or world > 1:
-        model.to(device or device_for_rank() or model_device(model))
+    rank, world = _place(model, device, train)
     if seed is not None:
         torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    if world > 1:
-        if isinstance(train, Dataset):
-            raise InvalidValueError("data-parallel training takes (X, y) tensors or arrays, "
-                                    "not a Dataset")
-        broadcast_parameters(model.parameters())
     batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model),
                       rank, world)
     val_data = val_tensors(val, model_dtype(model))
@@ -201,12 +194,21 @@ def fit(
     initial = _snapshot(model) if settings.restore_best and run.best is None else None
     with caught() as stop_flag:  # Ctrl-C or SIGTERM: stop after the current step
         run.train(stop_flag)
-    if settings.restore_best and run.best is not None:
-        model.load_state_dict(run.best)
-    elif initial is not None and run.history.stop_kind is StopKind.NON_FINITE:
-        model.load_state_dict(initial)  # a first epoch gone non-finite must not leave NaNs
-        run.history.stop_reason += "; no epoch finished, so the initial weights are restored"
-    return run.history
+    return run.finish(initial)
+
+
+def _place(model: nn.Module, device: str | torch.device | None, train: Data) -> tuple[int, int]:
+    """Put the model on its device and, in a process group, give every rank rank 0's
+    weights. Returns the rank and the number of processes."""
+    rank, world = rank_and_world()
+    if device is not None or world > 1:
+        model.to(device or device_for_rank() or model_device(model))
+    if world > 1:
+        if isinstance(train, Dataset):
+            raise InvalidValueError("data-parallel training takes (X, y) tensors or arrays, "
+                                    "not a Dataset")
+        broadcast_parameters(model.parameters())
+    return rank, world
 
 
 def _stepper(engine: str, model: nn.Module, batches: Batches, loss_fn: nn.Module,
@@ -255,6 +257,17 @@ class _Run:
     show: bool
     checkpoint: str | Path | None
     telemetry: Telemetry | None
+
+    def finish(self, initial: StateDict | None) -> History:
+        """Leave the model with the best weights (or, when the first epoch went non-finite,
+        the initial ones) and return the History."""
+        if self.settings.restore_best and self.best is not None:
+            self.model.load_state_dict(self.best)
+        elif initial is not None and self.history.stop_kind is StopKind.NON_FINITE:
+            self.model.load_state_dict(initial)  # a first epoch gone non-finite: no NaNs left
+            self.history.stop_reason += ("; no epoch finished, so the initial weights are "
+                                         "restored")
+        return self.history
 
     def train(self, stop_flag: dict[str, bool]) -> None:
         """Train from the first epoch not yet in the History until a stop or the last."""
