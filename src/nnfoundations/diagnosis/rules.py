@@ -64,8 +64,13 @@ OVERFIT_EPOCHS_PAST = 3
 #: would take this share off the loss (training on to 4x the epochs still pays) ...
 STILL_FALLING = 0.25
 #: (a fifth of it while the loss is still high) and those last epochs made this share of the
-#: curve's own fall so far (a plateau learnt nearly everything early).
+#: curve's own fall so far (a plateau learnt nearly everything early) ...
 RECENT_SHARE_OF_GAIN = 0.10
+#: ... unless the pace alone would take this share off the loss in as many epochs again
+#: while the training loss is still close to it: both curves falling that fast together have
+#: not levelled off, however much they fell before (a training loss far below instead says
+#: the rest of the fall would be memorising).
+FAST_FALL = 0.5
 #: High when the final loss is above this fraction of the yardstick: a model that learnt its
 #: task sits far below chance.
 HIGH_LOSS = 0.3
@@ -468,8 +473,9 @@ class _Evidence:
             return None
         start, end = s.trend[-k - 1], s.trend[-1]
         rate = (start - end) / start / k if start > 0 else 0.0
-        clear = start - end > 2 * s.noise and \
+        clear = start - end > 2 * s.noise and (
             start - end > RECENT_SHARE_OF_GAIN * (s.trend[0] - end)
+            or (rate * n > FAST_FALL and self._close()))
         near_end = n - 1 - s.low <= max(2, k // 2)
         # a loss still high that falls clearly has not levelled off even when it falls slowly
         enough = STILL_FALLING / 5 if self._high() else STILL_FALLING
