@@ -131,11 +131,7 @@ def lr_find_run(cfg: TrainConfig, plot: str | Path, *, start_lr: float = 1e-7,
                 end_lr: float = 10.0, steps: int = 100) -> LRFind:
     """The learning-rate sweep of ``nnf lr-find``: the model and training part ``nnf train``
     would use, swept, and plotted to ``plot``."""
-    cfg.check()
-    device = resolve_device(cfg.device)
-    check_image_path(plot)
-    _, split, _, _, model = _prepare(cfg)
-    model.to(device)
+    split, model = _prepare_for_plot(cfg, plot)
     found = lr_find(model, (split.X_train, split.y_train), start_lr=start_lr, end_lr=end_lr,
                     steps=steps, batch_size=cfg.batch_size, optimizer=cfg.optimizer,
                     seed=cfg.seed)
@@ -147,16 +143,23 @@ def compare_run(cfg: TrainConfig, batch_sizes: list[int], plot: str | Path) -> s
     """The batch-size experiment of ``nnf compare``: the model and split ``nnf train`` would
     use, trained at each batch size from the same weights; the table, and the figure in
     ``plot``."""
-    cfg.check()
-    device = resolve_device(cfg.device)
-    check_image_path(plot)
-    _, split, _, _, model = _prepare(cfg)
-    runs = compare_batch_sizes(model.to(device), (split.X_train, split.y_train),
+    split, model = _prepare_for_plot(cfg, plot)
+    runs = compare_batch_sizes(model, (split.X_train, split.y_train),
                                (split.X_val, split.y_val), batch_sizes, epochs=cfg.epochs,
                                seed=cfg.seed, lr=cfg.lr, optimizer=cfg.optimizer,
                                engine=cfg.engine)
     plot_comparison(runs, plot)
     return comparison_table(runs)
+
+
+def _prepare_for_plot(cfg: TrainConfig, plot: str | Path) -> tuple[Split, nn.Module]:
+    """The checks, split and model (on its device) of a command that ends in a plot; the
+    plot's destination is checked before any work."""
+    cfg.check()
+    device = resolve_device(cfg.device)
+    check_image_path(plot)
+    _, split, _, _, model = _prepare(cfg)
+    return split, model.to(device)
 
 
 def _prepare(cfg: TrainConfig) -> tuple[Table, Split, list, dict[str, Any], nn.Module]:

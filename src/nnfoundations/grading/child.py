@@ -32,7 +32,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from contextlib import redirect_stdout
+from contextlib import nullcontext, redirect_stdout
 from typing import Any
 
 _MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
@@ -160,7 +160,7 @@ def load(files: list[dict[str, str]], scratch: str, report: Reporter,
             f.write(piece["code"])
         out = io.StringIO()
         try:
-            with redirect_stdout(out) if execute else _nothing():
+            with redirect_stdout(out) if execute else nullcontext():
                 namespace = runpy.run_path(path, init_globals=namespace,
                                            run_name="submission")
         except BaseException as err:  # SystemExit and KeyboardInterrupt too: report, go on
@@ -171,14 +171,6 @@ def load(files: list[dict[str, str]], scratch: str, report: Reporter,
         if execute:
             report("cell_output", cell=piece.get("cell", k), text=out.getvalue()[-20000:])
     return namespace
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def origins(namespace: dict[str, Any], files: set[str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -220,20 +221,21 @@ def _stepper(engine: str, model: nn.Module, batches: Batches, loss_fn: nn.Module
     if engine == "matrix" and reason is not None:
         raise InvalidValueError(f"engine='matrix' cannot train this run: {reason}; use "
                                 "engine='autograd' or 'auto'")
-    if engine != "autograd" and reason is None:
-        matrix = MatrixBackprop(cast(nn.Sequential, model), optimizer, batches.batch_size)
+    matrix = engine != "autograd" and reason is None
+    run = MatrixBackprop(cast(nn.Sequential, model), optimizer, batches.batch_size).step \
+        if matrix else partial(_autograd_step, model, loss_fn, optimizer)
 
-        def matrix_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
-                        first_epoch: bool) -> tuple[torch.Tensor, int]:
-            loss = matrix.step(X, y, telemetry, first_epoch, sync)
-            return loss, sync.rows if sync is not None else len(X)
-        return matrix_step, "matrix"
-
-    def autograd_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
-                      first_epoch: bool) -> tuple[torch.Tensor, int]:
-        loss = step(model, X, y, loss_fn, optimizer, telemetry, first_epoch, sync)
+    def one_step(X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
+                 first_epoch: bool) -> tuple[torch.Tensor, int]:
+        loss = run(X, y, telemetry, first_epoch, sync)
         return loss, sync.rows if sync is not None else len(X)
-    return autograd_step, "autograd"
+    return one_step, "matrix" if matrix else "autograd"
+
+
+def _autograd_step(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                   X: torch.Tensor, y: torch.Tensor, telemetry: Telemetry | None,
+                   first_epoch: bool, sync: GradientSync | None) -> torch.Tensor:
+    return step(model, X, y, loss_fn, optimizer, telemetry, first_epoch, sync)
 
 
 def _snapshot(model: nn.Module) -> StateDict:

@@ -76,10 +76,7 @@ def plot_history(history: History, path: str | Path | None = None,
     stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
         f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
-    if path is None or image_format is None:
-        fig.tight_layout()
-        return fig
-    return _save(fig, path, image_format)
+    return _finish(fig, path, image_format)
 
 
 def plot_comparison(runs: list[BatchRun], path: str | Path | None = None) -> Path | Figure:
@@ -102,6 +99,11 @@ def plot_comparison(runs: list[BatchRun], path: str | Path | None = None) -> Pat
     for ax in (by_epoch, by_update):
         ax.grid(alpha=0.3)
         ax.legend()
+    return _finish(fig, path, image_format)
+
+
+def _finish(fig: Figure, path: str | Path | None, image_format: str | None) -> Path | Figure:
+    """Write the figure to ``path``, or return it (laid out) when there is no path."""
     if path is None or image_format is None:
         fig.tight_layout()
         return fig
