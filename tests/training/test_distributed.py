@@ -16,7 +16,7 @@ from nnfoundations.app.cli import main
 from nnfoundations.training.batches import Batches
 
 WORKER = """
-import sys, torch
+import json, os, sys, torch
 from nnfoundations import build_model, fit
 from nnfoundations.training.distributed import init_from_env, leave
 rank, world = init_from_env()
@@ -34,6 +34,10 @@ for n in (256, 250):
                     "best": h.best_epoch, "stop": h.stop_reason, "settings": h.settings},
                    f"{out}/{n}-{engine}-rank{rank}.pt")
 leave()
+tasks = f"/proc/{os.getpid()}/task"
+if os.path.isdir(tasks):  # Linux: the threads still running once the group is left
+    names = [open(f"{tasks}/{t}/comm").read().strip() for t in os.listdir(tasks)]
+    open(f"{out}/threads-{rank}.json", "w").write(json.dumps(names))
 """
 
 
@@ -68,6 +72,10 @@ def test_two_ranks_at_32_equal_one_process_at_64(tmp_path):
     script.write_text(WORKER)
     run_group([sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node=2", str(script), str(tmp_path)])
+    listed = sorted(tmp_path.glob("threads-*.json"))
+    assert len(listed) == (2 if os.path.isdir("/proc/self/task") else 0)
+    for threads in listed:  # gloo's, left running, abort the process at exit
+        assert not [t for t in json.loads(threads.read_text()) if "gloo" in t], threads.name
     for n in (256, 250):
         for engine in ("autograd", "matrix"):
             ddp, other = (torch.load(tmp_path / f"{n}-{engine}-rank{r}.pt", weights_only=True)

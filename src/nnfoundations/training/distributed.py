@@ -19,6 +19,13 @@ from collections.abc import Iterable
 import torch
 import torch.distributed as dist
 
+if dist.is_available():
+    # Before any group exists: imported later, as torch's optimizers and compiler do, its
+    # functions' default arguments hold on to the world group, so leaving cannot free it and
+    # gloo's threads, still running at exit, abort the process (SIGABRT, "terminate called
+    # without an active exception").
+    import torch.distributed.nn  # noqa: F401
+
 
 def rank_and_world() -> tuple[int, int]:
     """This process's rank and the number of processes (0 and 1 without a group)."""
