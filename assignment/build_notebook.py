@@ -12,6 +12,7 @@ the notebook and the standalone file share one source.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -59,8 +60,12 @@ def build() -> nbformat.NotebookNode:
 
 def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     """Run every cell top to bottom in a fresh kernel, in ``folder`` (its plots land there)."""
+    # One thread: the notebook's tensors are too small for torch to split, so its outputs are
+    # the same, while two OpenMP threads in a kernel ran 25x slower (165 s against 7) on a
+    # 2-core machine whose other core another process held.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
     return notebook
 
 
