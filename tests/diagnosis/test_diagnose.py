@@ -10,7 +10,14 @@ from nnfoundations import History, build_model, diagnose, fit
 from nnfoundations.app.cli import main
 from nnfoundations.app.formats import load_digits
 from nnfoundations.diagnosis import Curves
-from nnfoundations.diagnosis.rules import HIGH_LOSS, OVERFIT_RISE, STILL_FALLING, running_median
+from nnfoundations.diagnosis.rules import (
+    GAP_RISE,
+    HIGH_LOSS,
+    OVERFIT_RISE,
+    STILL_FALLING,
+    WIDE_GAP,
+    running_median,
+)
 from nnfoundations.history import StopKind
 
 
@@ -145,11 +152,28 @@ def test_a_final_loss_far_above_chance_is_never_a_good_fit():
 
 def test_the_overfitting_boundary():
     base = [2.0, 1.0, 0.7, 0.5, 0.5, 0.5]
-    train = [2.0, 1.0, 0.6, 0.4, 0.35, 0.3, 0.2, 0.1, 0.08, 0.06, 0.05, 0.04]
+    # the training loss still falls, but stays over half the validation loss
+    train = [2.0, 1.0, 0.6, 0.45, 0.42, 0.4, 0.38, 0.36, 0.34, 0.32, 0.31, 0.3]
     below = base + [0.5 * (1 + OVERFIT_RISE * 0.5)] * 6
     above = base + [0.5 * (1 + OVERFIT_RISE * 3)] * 6
     assert diagnose(curves(train, below)).verdict == "good_fit"
     assert diagnose(curves(train, above)).verdict == "overfitting"
+
+
+def test_with_the_training_set_memorised_a_smaller_rise_is_overfitting():
+    base = [2.0, 1.0, 0.7, 0.5, 0.5, 0.5]
+    memorised = [2.0, 1.0, 0.6, 0.4, 0.35, 0.3, 0.2, 0.1, 0.08, 0.06, 0.05, 0.04]
+    below = base + [0.5 * (1 + GAP_RISE * 0.5)] * 6
+    above = base + [0.5 * (1 + GAP_RISE * 3)] * 6
+    assert GAP_RISE * 3 < OVERFIT_RISE  # the second rise alone would not count
+    assert diagnose(curves(memorised, below)).verdict == "good_fit"
+    d = diagnose(curves(memorised, above))
+    assert d.verdict == "overfitting" and d.stop_epoch == 4
+    assert "the gap widens" in d.reasons[1]
+    # the same rise, the training loss under half, but the gap under WIDE_GAP of chance
+    low = [2.0, 1.0, 0.5, 0.2, 0.2, 0.2] + [0.2 * (1 + GAP_RISE * 3)] * 6
+    assert low[-1] - memorised[-1] < WIDE_GAP * math.log(10)
+    assert diagnose(curves(memorised, low)).verdict == "good_fit"
 
 
 def test_the_still_falling_boundary():

@@ -13,7 +13,8 @@ own positive evidence, tried in this order:
    to its starting level and stayed there.
 3. **overfitting**: the validation loss rose well above its minimum, above the noise and for
    a while, as the training loss went on falling; or it stays high while the training loss
-   is far below it.
+   is far below it; or, with the training loss far below it, it turned up at all (the gap
+   widens).
 4. **not_converged**: the monitored loss is still falling clearly at the end.
 5. **underfitting**: the loss levelled off high (against chance, or barely below its start)
    with the training loss as high: the model does not fit even the training data.
@@ -60,6 +61,11 @@ OVERFIT_RISE = 0.10
 #: ... this many noise widths above it, and for this many epochs at least.
 RISE_WIDTHS = 3.0
 OVERFIT_EPOCHS_PAST = 3
+#: Where the training loss is under half the validation loss and this share of the
+#: yardstick below it (the training set is being memorised), a validation trend risen this
+#: far above its minimum (and the noise) is enough: the gap widens.
+WIDE_GAP = 0.1
+GAP_RISE = 0.03
 #: Still falling when, at the pace of the last epochs, three times as many epochs again
 #: would take this share off the loss (training on to 4x the epochs still pays) ...
 STILL_FALLING = 0.25
@@ -82,6 +88,8 @@ CLOSE_GAP = 0.25
 #: A validation accuracy (or F1, Dice, ...) at least this high means the task is learnt,
 #: whatever the loss's scale.
 GOOD_SCORE = 0.9
+#: What to do about overfitting that early stopping alone does not cure.
+OVERFIT_FIX = "regularise (dropout, weight decay), get more data, or use a smaller model"
 
 
 @dataclass
@@ -303,7 +311,7 @@ class _Evidence:
     def verdict(self) -> Diagnosis:
         rules: tuple[Callable[[], Diagnosis | None], ...] = (
             self._diverged, self._overfitting, self._unstable, self._wide_gap,
-            self._not_converged, self._underfitting, self._good_fit)
+            self._gap_widens, self._not_converged, self._underfitting, self._good_fit)
         for rule in rules:
             found = rule()
             if found is not None:
@@ -451,17 +459,38 @@ class _Evidence:
         return at - t.trend[-1] > max(3 * t.noise, 0.02 * at) or \
             t.trend[-1] < 0.5 * self.mon.trend[-1]
 
+    def _memorising(self) -> bool:
+        """Whether the training loss ends under half the validation loss, which has stopped
+        falling: the model fits its training set better than the task."""
+        return self.run.has_val and self.train is not self.mon and \
+            self.train.trend[-1] < 0.5 * self.mon.trend[-1] and not self._still_falling(self.mon)
+
     def _wide_gap(self) -> Diagnosis | None:
         v, t = self.mon, self.train
-        if self.run.has_val and self.train is not self.mon and self._high() and \
-                t.trend[-1] < 0.5 * v.trend[-1] and not self._still_falling(v):
-            return self._diagnosis(
-                "overfitting", 0.6, f"the validation loss levelled off at "
-                f"{self._value(v, -1):.4g}, high against {self.yardstick_text}, while the "
-                f"training loss is down to {self._value(t, -1):.4g}, under half of it: the "
-                "model learns the training set, not the task", "regularise (dropout, weight "
-                "decay), get more data, or use a smaller model")
-        return None
+        if not (self._high() and self._memorising()):
+            return None
+        return self._diagnosis(
+            "overfitting", 0.6, f"the validation loss levelled off at {self._value(v, -1):.4g}, "
+            f"high against {self.yardstick_text}, while the training loss is down to "
+            f"{self._value(t, -1):.4g}, under half of it: the model learns the training set, "
+            "not the task", OVERFIT_FIX)
+
+    def _gap_widens(self) -> Diagnosis | None:
+        v, t, low = self.mon, self.train, self.mon.low
+        rise, needed = v.trend[-1] - v.trend[low], max(GAP_RISE * v.trend[low],
+                                                        RISE_WIDTHS * v.noise)
+        if not self._memorising() or v.trend[-1] - t.trend[-1] <= WIDE_GAP * self.yardstick \
+                or rise <= needed or not v.stays_above(low, needed / 2) or \
+                len(v.raw) - 1 - low < max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10):
+            return None
+        return self._diagnosis(
+            "overfitting", 0.55, f"the validation loss turned up: its trend rose from "
+            f"{self._value(v, low):.4g} (epoch {self._label(v.at[low])}) to "
+            f"{self._value(v, -1):.4g}, +{rise:.3g}, above the {needed:.3g} that counts "
+            f"({GAP_RISE:.0%}, {RISE_WIDTHS:.0f} noise widths)", f"meanwhile the training loss "
+            f"is down to {self._value(t, -1):.4g}, under half of it and more than "
+            f"{WIDE_GAP:.0%} of {self.yardstick_text} below it: the gap widens as the model "
+            f"memorises the training set; keep epoch {self._label(v.at[v.best])}", OVERFIT_FIX)
 
     # -- 4. not converged -----------------------------------------------------------
 
