@@ -284,3 +284,23 @@ def test_a_validation_loss_that_rises_while_training_does_not_improve_is_unstabl
     train = noisy([1.0] * 20, 0.03, seed=3)
     d = diagnose(curves(train, val))
     assert d.verdict == "unstable" and "training degrades" in d.reasons[0]
+
+
+def test_a_training_loss_that_climbs_back_is_unstable_where_validation_is_too_noisy_to_say():
+    # the training loss falls to 0.07, then climbs back sevenfold; the validation loss
+    # follows it, every other epoch 0.4 higher: its noise is larger than its rise
+    train = decay(2.5, 0.07, 13, rate=0.5) + [0.11, 0.2, 0.33, 0.46, 0.55, 0.56]
+    val = [t + 0.4 * (k % 2) for k, t in enumerate(train)]
+    d = diagnose(curves(train, val))
+    assert d.verdict == "unstable" and d.reasons[0].startswith("the training loss rose")
+    assert "training degrades" in d.reasons[0] and d.stop_epoch == 13  # the lowest
+    # the same fall without the climb is a good fit
+    assert diagnose(curves(train[:13], val[:13])).verdict == "good_fit"
+
+
+def test_a_memorised_training_loss_wiggling_near_zero_is_not_a_degrading_run():
+    # 1e-4 to 3e-4 triples the training loss, but it is no part of its fall from chance
+    train = decay(2.3, 1e-4, 10, rate=1.0) + [1e-4] * 30 + [1e-4 * (1 + 0.4 * k)
+                                                            for k in range(1, 7)]
+    val = decay(2.3, 0.3, 10, rate=1.0) + [0.3] * 36
+    assert diagnose(curves(train, val)).verdict != "unstable"

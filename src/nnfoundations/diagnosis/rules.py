@@ -9,8 +9,9 @@ own positive evidence, tried in this order:
 
 1. **diverged**: a loss became non-finite and stayed so, the training loss blew up far
    above where it started, or it ends far above chance level.
-2. **unstable**: noise, oscillation or spikes dominate the trend, or training collapsed back
-   to its starting level and stayed there.
+2. **unstable**: noise, oscillation or spikes dominate the trend, training collapsed back
+   to its starting level and stayed there, or a loss (the training loss alone will do)
+   climbed back well above its minimum while the model fitted its training data no better.
 3. **overfitting**: the validation loss rose well above its minimum, above the noise and for
    a while, as the training loss went on falling; or it stays high while the training loss
    is far below it; or, with the training loss far below it, it turned up at all (the gap
@@ -405,21 +406,24 @@ class _Evidence:
             "lower the learning rate; look for dying ReLUs")
 
     def _degrading(self) -> Diagnosis | None:
-        """The monitored loss rose well above its minimum, persistently, and the training
-        loss did not fall meanwhile: not overfitting, the training itself got worse."""
-        m, t, low = self.mon, self.train, self.mon.low
-        rise = m.trend[-1] - m.trend[low]
-        needed = max(OVERFIT_RISE * m.trend[low], RISE_WIDTHS * m.noise)
-        if len(m.raw) - 1 - low < OVERFIT_EPOCHS_PAST or rise <= needed or \
-                not m.stays_above(low, needed / 2) or \
-                (t is not m and self._fits_train(low)):
-            return None
+        """A loss rose well above its minimum, persistently, and the model does not fit the
+        training data better meanwhile: not overfitting, the training itself got worse. The
+        training loss alone can show it where the validation loss is too noisy to; a rise of
+        a memorised training loss near zero must also be 2% of its fall to count."""
+        m, t = self.mon, self.train
+        rose = _rose(m)
+        if rose is not None and (t is m or not self._fits_train(m.low)):
+            return self._degraded(m, self.name, rose)
+        rose = _rose(t, 0.02 * (self.yardstick - t.trend[t.low])) if t is not m else None
+        return self._degraded(t, "training loss", rose) if rose is not None else None
+
+    def _degraded(self, s: _Series, name: str, needed: float) -> Diagnosis:
         self.facts["oscillation"] = True
         return self._diagnosis(
-            "unstable", 0.65, f"the {self.name} rose from {self._value(m, low):.4g} (its trend "
-            f"at epoch {self._label(m.at[low])}) to {self._value(m, -1):.4g}, above the "
-            f"{needed:.3g} that counts, while the training loss did not fall: training degrades",
-            "lower the learning rate")
+            "unstable", 0.65, f"the {name} rose from {self._value(s, s.low):.4g} (its trend at "
+            f"epoch {self._label(s.at[s.low])}) to {self._value(s, -1):.4g}, above the "
+            f"{needed:.3g} that counts, while the model fitted the training data no better: "
+            "training degrades", "lower the learning rate")
 
     # -- 3. overfitting -------------------------------------------------------------
 
@@ -573,6 +577,19 @@ class _Evidence:
             verdict, 0.35, f"weak evidence: the {self.name} ends at {ratio:.0%} of "
             f"{self.yardstick_text}, and neither a good fit nor underfitting is clear (the "
             "training and validation losses differ without a rise)")
+
+
+def _rose(s: _Series, floor: float = 0.0) -> float | None:
+    """What a rise of the trend above its minimum needs to count (the largest of
+    ``OVERFIT_RISE`` of the minimum, ``RISE_WIDTHS`` noise widths and ``floor``), if the trend
+    ends above that, stayed above half of it over its last three epochs and the minimum is
+    ``OVERFIT_EPOCHS_PAST`` epochs back or more; else None."""
+    low = s.low
+    needed = max(OVERFIT_RISE * s.trend[low], RISE_WIDTHS * s.noise, floor)
+    if len(s.raw) - 1 - low < OVERFIT_EPOCHS_PAST or s.trend[-1] - s.trend[low] <= needed or \
+            not s.stays_above(low, needed / 2):
+        return None
+    return needed
 
 
 def _noise(values: Sequence[float]) -> float:
