@@ -304,3 +304,26 @@ def test_a_memorised_training_loss_wiggling_near_zero_is_not_a_degrading_run():
                                                             for k in range(1, 7)]
     val = decay(2.3, 0.3, 10, rate=1.0) + [0.3] * 36
     assert diagnose(curves(train, val)).verdict != "unstable"
+
+
+def test_a_smooth_descent_to_a_high_plateau_is_underfitting_not_a_collapse():
+    # the last quarter moves by under 1%, but no less than the curve moved before
+    val = noisy(decay(2.3, 1.64, 40, rate=0.12), 0.004, seed=1)
+    train = noisy(decay(2.3, 1.6, 40, rate=0.12), 0.004, seed=2)
+    assert max(val[-10:]) - min(val[-10:]) < 0.01 * 1.64
+    assert diagnose(curves(train, val)).verdict == "underfitting"
+
+
+def test_back_at_chance_after_having_learnt_is_a_collapse_even_with_noise():
+    chance = math.log(10)
+    stuck = noisy([chance + 0.015] * 17, 0.008, seed=4)  # the output biases still jitter
+    learnt = diagnose(curves([2.05, 2.6, 2.39] + stuck, [1.88, 3.19, 2.16] + stuck))
+    assert learnt.verdict == "unstable" and "at chance level" in learnt.reasons[0]
+    # a loss never below chance: the accuracy says whether the model had learnt
+    acc = [0.62, 0.1, 0.1] + [0.1] * 17
+    blown = curves([2.2, 3.9, 2.36] + stuck, [6.0, 2.38, 2.35] + stuck, acc=acc)
+    d = diagnose(blown)
+    assert d.verdict == "unstable" and d.reasons[0].startswith(
+        "the validation accuracy reached 0.62 at epoch 1")
+    never = curves([2.2, 3.9, 2.36] + stuck, [6.0, 2.38, 2.35] + stuck, acc=[0.1] * 20)
+    assert diagnose(never).verdict == "underfitting"

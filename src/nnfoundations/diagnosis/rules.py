@@ -388,22 +388,58 @@ class _Evidence:
         return self._collapsed() or self._degrading()
 
     def _collapsed(self) -> Diagnosis | None:
-        """Dead flat at a high level at the end, after having been clearly elsewhere: the
-        network stopped responding (a loss stuck there from the start is underfitting)."""
+        """At a high level at the end, after having been clearly elsewhere, and either dead
+        flat there (still less than the curve moved from epoch to epoch before) or back at
+        chance level after having learnt: the network stopped responding. A loss stuck from
+        the start, or one that descended smoothly to a high plateau, is underfitting."""
         m = self.mon
         late = m.raw[-max(3, len(m.raw) // 4):]
         level = statistics.fmean(late)
         earlier = m.raw[: len(m.raw) - len(late)]
-        if len(m.raw) < 6 or not self._high() or max(late) - min(late) > 0.01 * level or \
-                not earlier or max(abs(v - level) for v in earlier) < 0.2 * level:
+        if len(m.raw) < 6 or not self._high() or not earlier or \
+                max(abs(v - level) for v in earlier) < 0.2 * level:
+            return None
+        story = self._collapse(earlier, late, level)
+        if story is None:
             return None
         self.facts["collapse"] = True
-        k = max(range(len(earlier)), key=lambda i: abs(earlier[i] - level))
-        return self._diagnosis(
-            "unstable", 0.75, f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch "
-            f"{self._label(m.at[k])}, then went to {level - self.shift:.4g} and stayed there "
-            f"for the last {len(late)} epochs, not moving by 1%: training collapsed",
-            "lower the learning rate; look for dying ReLUs")
+        return self._diagnosis("unstable", 0.75, f"{story}: training collapsed",
+                               "lower the learning rate; look for dying ReLUs")
+
+    def _collapse(self, earlier: list[float], late: list[float], level: float) -> str | None:
+        """How the monitored loss collapsed to ``level`` over the ``late`` epochs, or None."""
+        m = self.mon
+        then = f"then went to {level - self.shift:.4g} and stayed there for the last " \
+            f"{len(late)} epochs"
+        if max(late) - min(late) <= min(0.01 * level, _noise(earlier)):
+            k = max(range(len(earlier)), key=lambda i: abs(earlier[i] - level))
+            return f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch " \
+                f"{self._label(m.at[k])}, {then}, not moving by 1%"
+        if self.chance is None or abs(level - self.chance) >= 0.02 * self.chance:
+            return None
+        k = min(range(len(earlier)), key=earlier.__getitem__)
+        if earlier[k] < 0.9 * self.chance:
+            return f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch " \
+                f"{self._label(m.at[k])}, {then}, at {self.chance_text}"
+        best = self._learnt_at(m.at[len(earlier)])
+        return None if best is None else f"the validation accuracy reached {best[1]:.3g} at " \
+            f"epoch {self._label(best[0])}; the {self.name} {then}, at {self.chance_text}, " \
+            "and the accuracy is back at chance"
+
+    def _learnt_at(self, position: int) -> tuple[int, float] | None:
+        """Where the validation accuracy before ``position`` was highest and what it was, if
+        that is twice chance (1 / classes) while from there on it is at chance: the model had
+        learnt, then lost it."""
+        acc = _fractions(self.run.acc)
+        after = [a for a in acc[position:] if a is not None]
+        known = [k for k, a in enumerate(acc[:position]) if a is not None]
+        if not (known and after and self.run.classes):
+            return None
+        k = max(known, key=lambda i: acc[i] or 0.0)
+        chance = 1 / self.run.classes
+        best = acc[k] or 0.0
+        return (k, best) if best >= 2 * chance and statistics.fmean(after) < 1.5 * chance \
+            else None
 
     def _degrading(self) -> Diagnosis | None:
         """A loss rose well above its minimum, persistently, and the model does not fit the
@@ -616,12 +652,18 @@ def _spikes(m: _Series) -> list[int]:
 def _score(run: Curves) -> float | None:
     """The last validation accuracy (or F1, Dice ...) as a fraction, when the log has one
     that reads as one: values in [0, 1], or percentages."""
-    values = [a for a in run.acc if a is not None and math.isfinite(a)]
-    if not values or min(values) < 0:
-        return None
-    if max(values) <= 1:
-        return statistics.median(values[-3:])
-    return statistics.median(values[-3:]) / 100 if max(values) <= 100 else None
+    values = [a for a in _fractions(run.acc) if a is not None]
+    return statistics.median(values[-3:]) if values else None
+
+
+def _fractions(acc: Sequence[float | None]) -> list[float | None]:
+    """The accuracies as fractions (non-finite ones as None), when they read as fractions
+    or percentages; else an empty list."""
+    values = [a if a is not None and math.isfinite(a) else None for a in acc]
+    known = [a for a in values if a is not None]
+    if not known or min(known) < 0 or max(known) > 100:
+        return []
+    return values if max(known) <= 1 else [None if a is None else a / 100 for a in values]
 
 
 def _finite_at(values: Sequence[float | None]) -> list[int]:
