@@ -13,6 +13,7 @@ from nnfoundations.diagnosis import Curves
 from nnfoundations.diagnosis.rules import (
     GAP_RISE,
     HIGH_LOSS,
+    MATERIAL_GAIN,
     OVERFIT_RISE,
     STILL_FALLING,
     WIDE_GAP,
@@ -327,3 +328,29 @@ def test_back_at_chance_after_having_learnt_is_a_collapse_even_with_noise():
         "the validation accuracy reached 0.62 at epoch 1")
     never = curves([2.2, 3.9, 2.36] + stuck, [6.0, 2.38, 2.35] + stuck, acc=[0.1] * 20)
     assert diagnose(never).verdict == "underfitting"
+
+
+def test_a_flat_validation_loss_while_the_training_loss_still_falls_is_no_collapse():
+    val = [1.42, 0.87, 0.83, 0.815, 0.81, 0.806] + [0.803 + 0.0005 * (k % 2) for k in range(15)]
+    train = decay(1.9, 0.26, 21, rate=0.25)
+    d = diagnose(curves(train, val, classes=None))
+    assert d.verdict == "overfitting" and "the training set, not the task" in d.reasons[0]
+
+
+def test_a_loss_falling_clearly_at_the_end_is_still_falling_after_a_noisy_middle():
+    # spikes up to 5x over two thirds of the run make the whole curve's noise large; its
+    # quiet last third falls 4.5% an epoch, the training loss alongside
+    middle = [1.9, 1.6, 2.3, 1.9, 1.7, 2.0, 2.6, 4.7, 2.0, 2.1, 3.2, 9.0, 5.5, 4.6, 2.1, 1.7,
+              1.45, 1.75, 1.7, 1.55, 1.95, 1.55, 2.8, 1.6]
+    tail = [1.06 * 0.955 ** k for k in range(11)]
+    train = [1.9 * 0.985 ** k for k in range(24)] + [0.9 * 0.96 ** k for k in range(11)]
+    d = diagnose(curves(train, middle + tail, classes=None))
+    assert d.verdict == "not_converged" and "still falling" in d.reasons[0]
+
+
+def test_a_loss_already_near_zero_has_little_left_to_gain_however_it_falls():
+    # 0.3 down to 0.0005 and still losing 3% an epoch: 1.7% of its start at stake
+    val = decay(0.3, 0.0012, 30, rate=0.4) + [0.00066 * 0.96 ** k for k in range(10)]
+    train = [v * 2.5 for v in val]
+    assert MATERIAL_GAIN > 0.00066 / 0.3
+    assert diagnose(curves(train, val, classes=None)).verdict == "good_fit"

@@ -78,6 +78,9 @@ RECENT_SHARE_OF_GAIN = 0.10
 #: not levelled off, however much they fell before (a training loss far below instead says
 #: the rest of the fall would be memorising).
 FAST_FALL = 0.5
+#: ... and only when what that pace would take off is at least this share of the yardstick:
+#: a loss already near zero, however fast it still falls in relative terms, has little to gain.
+MATERIAL_GAIN = 0.01
 #: High when the final loss is above this fraction of the yardstick: a model that learnt its
 #: task sits far below chance.
 HIGH_LOSS = 0.3
@@ -390,15 +393,17 @@ class _Evidence:
     def _collapsed(self) -> Diagnosis | None:
         """At a high level at the end, after having been clearly elsewhere, and either dead
         flat there (still less than the curve moved from epoch to epoch before) or back at
-        chance level after having learnt: the network stopped responding. A loss stuck from
-        the start, or one that descended smoothly to a high plateau, is underfitting."""
+        chance level after having learnt, with the training loss no lower: the network
+        stopped responding. A loss stuck from the start, or one that descended smoothly to a
+        high plateau, is underfitting."""
         m = self.mon
         late = m.raw[-max(3, len(m.raw) // 4):]
         level = statistics.fmean(late)
         earlier = m.raw[: len(m.raw) - len(late)]
         if len(m.raw) < 6 or not self._high() or not earlier or \
-                max(abs(v - level) for v in earlier) < 0.2 * level:
-            return None
+                max(abs(v - level) for v in earlier) < 0.2 * level or \
+                (self.train is not m and self._fits_train(len(earlier))):
+            return None  # a network whose training loss still falls has not stopped
         story = self._collapse(earlier, late, level)
         if story is None:
             return None
@@ -542,13 +547,14 @@ class _Evidence:
             return None
         start, end = s.trend[-k - 1], s.trend[-1]
         rate = (start - end) / start / k if start > 0 else 0.0
-        clear = start - end > 2 * s.noise and (
+        clear = start - end > 2 * min(s.noise, _noise(s.raw[-max(6, n // 3):])) and (
             start - end > RECENT_SHARE_OF_GAIN * (s.trend[0] - end)
             or (rate * n > FAST_FALL and self._close()))
         near_end = n - 1 - s.low <= max(2, k // 2)
+        material = min(rate * 3 * n, 1.0) * end > MATERIAL_GAIN * self.yardstick
         # a loss still high that falls clearly has not levelled off even when it falls slowly
         enough = STILL_FALLING / 5 if self._high() else STILL_FALLING
-        return rate if rate * 3 * n > enough and clear and near_end else None
+        return rate if rate * 3 * n > enough and clear and near_end and material else None
 
     def _not_converged(self) -> Diagnosis | None:
         rate = self._still_falling(self.mon)
