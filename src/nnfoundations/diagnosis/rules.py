@@ -292,7 +292,7 @@ class _Evidence:
         self.name = "validation loss" if run.has_val else "training loss"
         self.bad_tail, self.glitches = _non_finite(mon), _glitches(mon)
         keep = _finite_at(mon)
-        self.shift = _shift(finite(run.train) + finite(run.val))
+        self.shift = _shift(finite(run.train), finite(run.val))
         self.mon = _Series([v + self.shift for v in _at(mon, keep)], keep)
         both = sorted(set(keep) & set(_finite_at(run.train)))
         self.train = _Series([v + self.shift for v in _at(run.train, both)], both) \
@@ -700,11 +700,12 @@ def _glitches(values: Sequence[float | None]) -> list[int]:
             and (tail is None or k < tail)]
 
 
-def _shift(values: list[float]) -> float:
+def _shift(*curves: list[float]) -> float:
     """What to add so that ratios mean something: nothing for losses that stay at zero or
-    above (a perfect fit reaches zero) and start above it; otherwise (a likelihood-style
+    above (a perfect fit reaches zero) and each start above it; otherwise (a likelihood-style
     loss that goes negative, or one that starts at zero) their range."""
-    if not values or (min(values) >= 0 and values[0] > 0):
+    values = [v for c in curves for v in c]
+    if not values or (min(values) >= 0 and all(c[0] > 0 for c in curves if c)):
         return 0.0
     span = max(values) - min(values)
     return -min(values) + (span if span > 0 else 1.0)
