@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from nnfoundations import diagnose
+from nnfoundations.diagnosis import VERDICTS
 from nnfoundations.history import FORMAT_VERSION, History, StopKind
 
 
@@ -47,6 +49,15 @@ def test_without_validation_the_columns_are_none(tmp_path):
         ('{"records": [{"epoch": 1}]}', r"record 0 needs the keys"),
         ('{"records": [{"epoch": 1, "train_loss": "x", "val_loss": 1, "val_acc": 1, "lr": 1, '
          '"seconds": 1}]}', r"record 0 has train_loss = 'x', not a number"),
+        ('{"records": [], "settings": true}', r"'settings' must be an object"),
+        ('{"records": [], "settings": "0"}', r"'settings' must be an object"),
+        ('{"records": [], "telemetry": {}}', r"'telemetry' must be a list of objects"),
+        ('{"records": [], "telemetry": [{"grad_norm": true}]}',
+         r"telemetry 0 has grad_norm = True, not a map from layers to numbers"),
+        ('{"records": [], "telemetry": [{}, {"dead_relu": {"1": "x"}}]}',
+         r"telemetry 1 has dead_relu = \{'1': 'x'\}, not a map"),
+        ('{"records": [], "telemetry": [{"input_std": [1]}]}',
+         r"telemetry 0 has input_std = \[1\], not a number"),
     ],
 )
 def test_bad_json_is_refused(tmp_path, content, match):
@@ -104,3 +115,16 @@ def test_an_unknown_version_or_stop_kind_is_refused():
         History.from_dict({"version": 2, "records": [], "stop_kind": "bored"})
 
 
+
+
+def test_telemetry_from_a_file_is_read_as_far_as_it_goes(tmp_path):
+    # null maps, and epochs that name other layers than the first: findings, not a crash
+    h = make_history()
+    h.settings["n_outputs"] = 10
+    h.telemetry = [{"grad_norm": {"0": 1.0, "2": 1.0}, "dead_relu": None},
+                   {"grad_norm": {"2": 1e5, "4": 1.0}, "dead_relu": None}]
+    h.to_json(tmp_path / "h.json")
+    d = diagnose(History.from_json(tmp_path / "h.json"))
+    assert d.verdict in VERDICTS
+    assert [f.name for f in d.findings if f.name == "exploding_gradients"] == [
+        "exploding_gradients"]  # layer 2 grew 1e5 times

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeGuard
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_text
@@ -165,7 +165,10 @@ class History:
         if version not in (1, FORMAT_VERSION):
             raise InvalidValueError(f"History format version {version!r} is not one this "
                                     f"nnfoundations reads (1 or {FORMAT_VERSION}); upgrade it")
-        history = cls(settings=dict(data.get("settings") or {}),
+        settings = data.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise InvalidValueError("not a History: 'settings' must be an object")
+        history = cls(settings=dict(settings),
                       stop_reason=str(data.get("stop_reason", "completed")),
                       best_epoch=_best_epoch(data.get("best_epoch")))
         for k, record in enumerate(data["records"]):
@@ -174,10 +177,7 @@ class History:
             history.records.append(_record(record, k))
         history.stop_kind = _stop_kind(data, history) if version == 1 else \
             _known_stop_kind(data.get("stop_kind", StopKind.COMPLETED.value))
-        telemetry = data.get("telemetry", [])
-        if not isinstance(telemetry, list) or not all(isinstance(t, dict) for t in telemetry):
-            raise InvalidValueError("not a History: 'telemetry' must be a list of objects")
-        history.telemetry = [dict(t) for t in telemetry]
+        history.telemetry = _telemetry(data.get("telemetry", []))
         return history
 
     def to_json(self, path: str | Path) -> None:
@@ -212,7 +212,7 @@ def _record(record: dict[str, object], k: int) -> EpochRecord:
 
 
 def _number(value: object, column: str, k: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _is_number(value):
         raise InvalidValueError(f"not a History: record {k} has {column} = {value!r}, "
                                 "not a number")
     return float(value)
@@ -220,6 +220,32 @@ def _number(value: object, column: str, k: int) -> float:
 
 def _optional(value: object, column: str, k: int) -> float | None:
     return None if value is None else _number(value, column, k)
+
+
+#: The telemetry that the findings read: maps from layers to numbers, and single numbers.
+_LAYER_MAPS = ("grad_norm", "update_ratio", "dead_relu")
+_FIGURES = ("input_mean", "input_std", "input_max_abs")
+
+
+def _telemetry(value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise InvalidValueError("not a History: 'telemetry' must be a list of objects")
+    for k, t in enumerate(value):
+        for key in _LAYER_MAPS:
+            layers = t.get(key)
+            if layers is not None and not (isinstance(layers, dict) and all(
+                    _is_number(v) for v in layers.values())):
+                raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
+                                        f"{layers!r}, not a map from layers to numbers")
+        for key in _FIGURES:
+            if t.get(key) is not None and not _is_number(t[key]):
+                raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
+                                        f"{t[key]!r}, not a number")
+    return [dict(t) for t in value]
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _best_epoch(value: object) -> int | None:

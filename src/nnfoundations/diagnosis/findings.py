@@ -58,7 +58,7 @@ def _from_telemetry(run: Curves, verdict: str) -> list[Finding]:
     telemetry = run.telemetry
     last = telemetry[-1]
     found = []
-    dead = {k: v for k, v in last.get("dead_relu", {}).items() if v >= DEAD_SHARE}
+    dead = {k: v for k, v in (last.get("dead_relu") or {}).items() if v >= DEAD_SHARE}
     if dead:
         worst = max(dead, key=dead.__getitem__)
         found.append(Finding("dying_relu", f"{dead[worst]:.0%} of the units of ReLU layer "
@@ -89,9 +89,11 @@ def _gradients(telemetry: list[dict[str, Any]]) -> list[Finding]:
     norms = [t["grad_norm"] for t in telemetry if t.get("grad_norm")]
     if not norms:
         return []
-    layers = list(norms[0])
-    first_layer, last_layer = layers[0], layers[-1]
     last = norms[-1]
+    layers = [k for k in norms[0] if k in last]  # a log's epochs may name other layers
+    if not layers:
+        return []
+    first_layer, last_layer = layers[0], layers[-1]
     if any(not math.isfinite(v) for v in last.values()):
         return [Finding("exploding_gradients", "a gradient norm became non-finite",
                         "lower the learning rate, or clip the gradients")]
