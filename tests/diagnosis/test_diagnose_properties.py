@@ -32,6 +32,8 @@ def runs(draw: st.DrawFn) -> Curves:
 # a validation loss starting at zero beside a training loss that does not: once a division by
 # zero (the losses were not shifted, so the yardstick was 0)
 @example(Curves(epochs=[1], train=[1.0], val=[0.0], acc=[None], classes=None))
+# shifting -2**53 by its range plus one rounds it to zero: so did the yardstick
+@example(Curves(epochs=[1], train=[-9007199254740992.0], val=[], acc=[], classes=None))
 def test_any_run_gets_a_verdict_and_an_epoch_it_has(run):
     d = diagnose(run)
     assert d.verdict in VERDICTS and 0 < d.confidence <= 1

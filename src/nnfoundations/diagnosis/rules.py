@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import math
 import statistics
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
@@ -303,6 +304,8 @@ class _Evidence:
         first = max(self.mon.trend[0], self.mon.raw[0]) if self.mon.raw else math.nan
         # the start, or chance level when the run starts there (or below): where learning starts
         self.yardstick = self.chance if self.chance and first <= 1.05 * self.chance else first
+        # above zero even where shifting a loss of 1e16 rounds the start to 0
+        self.yardstick = max(self.yardstick, sys.float_info.min)
         self.yardstick_text = self.chance_text if self.yardstick == self.chance else \
             f"its first epochs' level {first - self.shift:.4g}"
         self.quality = _score(run)
