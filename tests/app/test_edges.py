@@ -402,11 +402,22 @@ def test_files_whose_headers_claim_more_than_they_hold_are_refused(capsys, tmp_p
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"records": [{"epoch": Infinity, "train_loss": 1, "val_loss": 1, "val_acc": 1, '
      '"lr": 1, "seconds": 0}]}', "epoch = inf, not a whole number"),
+    ('{"records": [], "settings": true}', "'settings' must be an object"),
 ])
 def test_hostile_histories_are_refused(capsys, tmp_path, text, message):
     (tmp_path / "h.json").write_text(text)
     status, _, err = cli(capsys, "plot", tmp_path / "h.json", "-o", tmp_path / "c.png")
     assert status == 2 and message in err
+    status, _, err = cli(capsys, "diagnose", tmp_path / "h.json")  # its own words, one line
+    assert status == 2 and err.startswith("nnf: error: ") and err.count("\n") == 1
+
+
+def test_a_file_too_small_to_split_is_one_line_and_leaves_nothing(capsys, tmp_path):
+    (tmp_path / "two.csv").write_text("x,label\n1,0\n2,1\n")
+    status, _, err = cli(capsys, "train", *QUICK, "--data", tmp_path / "two.csv", "--out",
+                         tmp_path / "r")
+    assert status == 2 and "2 example(s) are too few to split" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_an_id_column_can_be_dropped_and_unknown_columns_are_refused(capsys, tmp_path):

@@ -115,6 +115,7 @@ def split_data(
         raise InvalidValueError(
             f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
         )
+    _check_room(len(y), val_fraction, test_fraction)
     idx = np.arange(len(y))
     rest, test = _stratified(idx, y, test_fraction, seed)
     train, val = _stratified(rest, y, val_fraction / (1 - test_fraction), seed + 1)
@@ -133,6 +134,18 @@ def split_data(
     labels = torch.from_numpy(y.astype(np.int64))
     return Split(Xtr, labels[train], part(val), labels[val], part(test), labels[test], scaler,
                  np.sort(test))
+
+
+def _check_room(n: int, val_fraction: float, test_fraction: float) -> None:
+    """Refuse a split that leaves no example to train on (the held-out parts are rounded up,
+    as scikit-learn's ``train_test_split`` rounds them)."""
+    n_test = math.ceil(test_fraction * n)
+    n_val = math.ceil(val_fraction / (1 - test_fraction) * (n - n_test))
+    if n - n_test - n_val < 1:
+        raise InvalidValueError(
+            f"{n} example(s) are too few to split: {n_test} held out for test and {n_val} for "
+            "validation leave none to train on; give more examples or smaller "
+            "val_fraction/test_fraction")
 
 
 def _stratified(
