@@ -419,16 +419,18 @@ class _Evidence:
         m = self.mon
         then = f"then went to {level - self.shift:.4g} and stayed there for the last " \
             f"{len(late)} epochs"
-        if max(late) - min(late) <= min(0.01 * level, _noise(earlier)):
-            k = max(range(len(earlier)), key=lambda i: abs(earlier[i] - level))
+
+        def was(k: int) -> str:
             return f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch " \
-                f"{self._label(m.at[k])}, {then}, not moving by 1%"
+                f"{self._label(m.at[k])}, {then}"
+        if max(late) - min(late) <= min(0.01 * level, _noise(earlier)):
+            return was(max(range(len(earlier)), key=lambda i: abs(earlier[i] - level))) + \
+                ", not moving by 1%"
         if self.chance is None or abs(level - self.chance) >= 0.02 * self.chance:
             return None
         k = min(range(len(earlier)), key=earlier.__getitem__)
         if earlier[k] < 0.9 * self.chance:
-            return f"the {self.name} was {earlier[k] - self.shift:.4g} at epoch " \
-                f"{self._label(m.at[k])}, {then}, at {self.chance_text}"
+            return f"{was(k)}, at {self.chance_text}"
         best = self._learnt_at(m.at[len(earlier)])
         return None if best is None else f"the validation accuracy reached {best[1]:.3g} at " \
             f"epoch {self._label(best[0])}; the {self.name} {then}, at {self.chance_text}, " \
@@ -525,12 +527,12 @@ class _Evidence:
 
     def _gap_widens(self) -> Diagnosis | None:
         v, t, low = self.mon, self.train, self.mon.low
-        rise, needed = v.trend[-1] - v.trend[low], max(GAP_RISE * v.trend[low],
-                                                        RISE_WIDTHS * v.noise)
-        if not self._memorising() or v.trend[-1] - t.trend[-1] <= WIDE_GAP * self.yardstick \
-                or rise <= needed or not v.stays_above(low, needed / 2) or \
-                len(v.raw) - 1 - low < max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10):
+        if not self._memorising() or v.trend[-1] - t.trend[-1] <= WIDE_GAP * self.yardstick:
             return None
+        needed = _rose(v, share=GAP_RISE, past=max(OVERFIT_EPOCHS_PAST, len(v.raw) // 10))
+        if needed is None:
+            return None
+        rise = v.trend[-1] - v.trend[low]
         return self._diagnosis(
             "overfitting", 0.55, f"the validation loss turned up: its trend rose from "
             f"{self._value(v, low):.4g} (epoch {self._label(v.at[low])}) to "
@@ -624,14 +626,15 @@ class _Evidence:
             "training and validation losses differ without a rise)")
 
 
-def _rose(s: _Series, floor: float = 0.0) -> float | None:
-    """What a rise of the trend above its minimum needs to count (the largest of
-    ``OVERFIT_RISE`` of the minimum, ``RISE_WIDTHS`` noise widths and ``floor``), if the trend
-    ends above that, stayed above half of it over its last three epochs and the minimum is
-    ``OVERFIT_EPOCHS_PAST`` epochs back or more; else None."""
+def _rose(s: _Series, floor: float = 0.0, share: float = OVERFIT_RISE,
+          past: int = OVERFIT_EPOCHS_PAST) -> float | None:
+    """What a rise of the trend above its minimum needs to count (the largest of ``share``
+    of the minimum, ``RISE_WIDTHS`` noise widths and ``floor``), if the trend ends above
+    that, stayed above half of it over its last three epochs and the minimum is ``past``
+    epochs back or more; else None."""
     low = s.low
-    needed = max(OVERFIT_RISE * s.trend[low], RISE_WIDTHS * s.noise, floor)
-    if len(s.raw) - 1 - low < OVERFIT_EPOCHS_PAST or s.trend[-1] - s.trend[low] <= needed or \
+    needed = max(share * s.trend[low], RISE_WIDTHS * s.noise, floor)
+    if len(s.raw) - 1 - low < past or s.trend[-1] - s.trend[low] <= needed or \
             not s.stays_above(low, needed / 2):
         return None
     return needed
