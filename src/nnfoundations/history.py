@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -233,14 +234,18 @@ def _telemetry(value: object) -> list[dict[str, Any]]:
     for k, t in enumerate(value):
         for key in _LAYER_MAPS:
             layers = t.get(key)
-            if layers is not None and not (isinstance(layers, dict) and all(
-                    _is_number(v) for v in layers.values())):
+            if layers is not None and not isinstance(layers, dict):
                 raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
-                                        f"{layers!r}, not a map from layers to numbers")
+                                        f"{reprlib.repr(layers)}, not a map from layers to "
+                                        "numbers")
+            bad = next(((n, v) for n, v in (layers or {}).items() if not _is_number(v)), None)
+            if bad is not None:
+                raise InvalidValueError(f"not a History: telemetry {k} has {key}[{bad[0]!r}] "
+                                        f"= {reprlib.repr(bad[1])}, not a number")
         for key in _FIGURES:
             if t.get(key) is not None and not _is_number(t[key]):
                 raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
-                                        f"{t[key]!r}, not a number")
+                                        f"{reprlib.repr(t[key])}, not a number")
     return [dict(t) for t in value]
 
 
