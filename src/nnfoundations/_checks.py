@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import TypeGuard
 
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
 
@@ -32,9 +33,14 @@ def seed(name: str, value: object) -> int:
     return number
 
 
+def is_real(value: object) -> TypeGuard[Real]:
+    """Whether ``value`` is a real number: an int or a float, not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 def real_number(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite real number (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if not is_real(value):
         raise InvalidTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     if not math.isfinite(value):
         raise InvalidValueError(f"{name} must be finite, got {value!r}")

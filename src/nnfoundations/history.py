@@ -13,8 +13,9 @@ import reprlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypedDict, TypeGuard
+from typing import Any, TypedDict
 
+from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_text
 
@@ -213,7 +214,7 @@ def _record(record: dict[str, object], k: int) -> EpochRecord:
 
 
 def _number(value: object, column: str, k: int) -> float:
-    if not _is_number(value):
+    if not _checks.is_real(value):
         raise InvalidValueError(f"not a History: record {k} has {column} = {value!r}, "
                                 "not a number")
     return float(value)
@@ -238,19 +239,15 @@ def _telemetry(value: object) -> list[dict[str, Any]]:
                 raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
                                         f"{reprlib.repr(layers)}, not a map from layers to "
                                         "numbers")
-            bad = next(((n, v) for n, v in (layers or {}).items() if not _is_number(v)), None)
+            bad = next(((n, v) for n, v in (layers or {}).items() if not _checks.is_real(v)), None)
             if bad is not None:
                 raise InvalidValueError(f"not a History: telemetry {k} has {key}[{bad[0]!r}] "
                                         f"= {reprlib.repr(bad[1])}, not a number")
         for key in _FIGURES:
-            if t.get(key) is not None and not _is_number(t[key]):
+            if t.get(key) is not None and not _checks.is_real(t[key]):
                 raise InvalidValueError(f"not a History: telemetry {k} has {key} = "
                                         f"{reprlib.repr(t[key])}, not a number")
     return [dict(t) for t in value]
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _best_epoch(value: object) -> int | None:

@@ -25,6 +25,10 @@ from nnfoundations._errors import InvalidValueError, first_line
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+#: Rows of a memory-mapped array checked for NaN at a time: bounded memory.
+CHECK_ROWS = 8192
+
+
 @dataclass
 class Table:
     """Features as float64 rows, raw labels (None when the file has none), column names."""
@@ -320,8 +324,8 @@ def _read_npy(path: Path, labels: str | None, need_labels: bool) -> Table:
         raise InvalidValueError(f"{features}: X must be a real array of shape (n, ...), got "
                                 f"{X.dtype} {X.shape}")
     X = X.reshape(len(X), -1)  # a view: still memory-mapped
-    for start in range(0, len(X), 8192):  # checked in chunks: never whole in memory
-        _finite(features, np.asarray(X[start: start + 8192]), _row_namer(start))
+    for start in range(0, len(X), CHECK_ROWS):  # checked in chunks: never whole in memory
+        _finite(features, np.asarray(X[start: start + CHECK_ROWS]), _row_namer(start))
     if label_file is None:
         if need_labels:
             raise InvalidValueError(f"{features}: give its labels' .npy with --labels (or name "
