@@ -4,6 +4,7 @@ checked before the work, run names that never collide, warnings kept out of erro
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -336,15 +337,46 @@ def test_a_signal_while_the_run_is_written_waits_until_it_landed(tmp_path, monke
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_temporary_folders_of_dead_runs_are_swept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    stale = tmp_path / f".old.{dead}.abc123.tmp"
-    mine = tmp_path / f".busy.{os.getpid()}.def456.tmp"
-    stale.mkdir()
-    mine.mkdir()
+def _partial(folder, name, host, pid):
+    folder = folder / name
+    folder.mkdir()
+    (folder / runs.TMP_MARKER).write_text(json.dumps({"host": host, "pid": pid}))
+    return folder
+
+
+def test_only_our_marked_folders_of_dead_runs_on_this_host_are_swept(tmp_path):
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    here = socket.gethostname()
+    stale = _partial(tmp_path, ".old.abc123.tmp", here, dead)
+    busy = _partial(tmp_path, ".busy.def456.tmp", here, os.getpid())
+    elsewhere = _partial(tmp_path, ".far.ghi789.tmp", here + "-other-host", dead)
+    precious = tmp_path / f".precious.{dead}.data.tmp"  # a user's, named like our old ones
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me")
     runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
-    assert not stale.exists() and mine.exists()
+    assert not stale.exists()
+    assert busy.exists() and elsewhere.exists()
+    assert (precious / "thesis.txt").read_text() == "keep me"
+    assert not (tmp_path / "r" / runs.TMP_MARKER).exists()
+
+
+def test_a_legal_long_out_name_is_written(tmp_path):
+    out = tmp_path / ("r" * 240)
+    assert runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(out))).path \
+        == out
+
+
+def test_predict_reads_new_data_without_the_label_column(capsys, tmp_path):
+    rows = [[k % 2, k * 0.1, (k * 3) % 5] for k in range(40)]
+    data = tmp_path / "train.csv"
+    data.write_text("label,a,b\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    fresh = tmp_path / "new.csv"
+    fresh.write_text("a,b\n" + "".join(f"{r[1]},{r[2]}\n" for r in rows[:5]))
+    assert cli(capsys, "train", *QUICK, "--data", data, "--out", tmp_path / "r")[0] == 0
+    status, out, err = cli(capsys, "predict", tmp_path / "r", "--data", fresh)
+    assert status == 0, err
+    assert len(out.strip().splitlines()) >= 5
 
 
 def test_a_semicolon_csv_reads_like_a_comma_one(capsys, tmp_path):

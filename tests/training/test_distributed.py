@@ -41,10 +41,10 @@ if os.path.isdir(tasks):  # Linux: the threads still running once the group is l
 """
 
 
-def run_group(command, timeout=120):
+def run_group(command, timeout=120, cwd=None):
     """Run a command in its own process group; kill the whole group if it overruns."""
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, cwd=cwd)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -102,8 +102,15 @@ def test_two_ranks_at_32_equal_one_process_at_64(tmp_path):
 
 def test_nnf_train_nproc_2_writes_one_run_equal_to_one_process_at_twice_the_batch(tmp_path):
     common = ["--epochs", "2", "--hidden", "16", "--dropout", "0", "--quiet"]
-    out = run_group([sys.executable, "-m", "nnfoundations", "train", "--nproc", "2", *common,
-                     "--out", str(tmp_path / "ddp")])
+    work = tmp_path / "work"  # the user's folder: a module there must never be imported
+    work.mkdir()
+    for name in ("tqdm", "numpy", "nnfoundations"):
+        (work / f"{name}.py").write_text(f"open({str(tmp_path / 'RAN')!r}, 'a').write("
+                                         f"{name!r})\n")
+    nnf = os.path.join(os.path.dirname(sys.executable), "nnf")
+    out = run_group([nnf, "train", "--nproc", "2", *common, "--out", str(tmp_path / "ddp")],
+                    cwd=work)
+    assert not (tmp_path / "RAN").exists(), "a rank imported a module from the current folder"
     assert out.count("run written to") == 1  # rank 0 reports, once
     assert main(["train", *common, "--batch-size", "128", "--out", str(tmp_path / "one")]) == 0
     runs = [json.loads((tmp_path / d / "history.json").read_text()) for d in ("ddp", "one")]

@@ -197,6 +197,8 @@ def _label_column(path: Path, header: list[str], label: str | None, need_labels:
     """The label's column: the named one, else ``label``, else (when labels are needed) the
     one column left besides the features, or the last."""
     if label is not None:
+        if label not in header and not need_labels and others is not None:
+            return None  # predicting: new data need not carry the run's label column
         if label not in header:
             raise InvalidValueError(f"{path}: the label column '{label}' is not there; columns are "
                                     f"{header[:8]}{' ...' if len(header) > 8 else ''}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -34,11 +35,14 @@ def launch(argv: Sequence[str], nproc: int) -> int:
     torchrun gives each process one thread), and return its exit status. Each process joins
     the group and trains its shard; rank 0 alone writes the run."""
     nproc = _checks.positive_int("--nproc", nproc)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
+    command = [sys.executable, "-P", "-m", "torch.distributed.run", "--nnodes=1",
                "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
                f"--nproc-per-node={nproc}", "-m", "nnfoundations",
                *without_option(argv, "--nproc")]
-    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+    # the ranks import nothing from the current folder (a tqdm.py there would run):
+    # PYTHONSAFEPATH reaches torchrun's workers too, where -P on the launcher would not
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:
         errors = _relay(proc.stderr)
     if proc.returncode == 0:
         return 0

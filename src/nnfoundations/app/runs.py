@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 import warnings
@@ -56,8 +57,11 @@ from nnfoundations.training.plots import (
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
-#: The end of a run's temporary folder's name: ``.<run>.<pid>.<random>.tmp``.
+#: The end of a run's temporary folder's name: ``.<run, shortened>.<random>.tmp``.
 TMP_SUFFIX = ".tmp"
+#: The file that marks a temporary folder as one of ours, naming its host and process: the
+#: sweep removes nothing without it.
+TMP_MARKER = ".nnf-partial-run"
 
 
 @dataclass
@@ -223,9 +227,11 @@ def _write_run(out: Path, model_state: dict, history: History, diagnosis: Diagno
 
 def _write_files(out: Path, model_state: dict, history: History, diagnosis: Diagnosis,
                  metrics: dict, records: dict, unique: bool) -> Path:
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.",
-                                suffix=TMP_SUFFIX))
+    # a short name: the final one may be as long as the filesystem allows
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name[:32]}.", suffix=TMP_SUFFIX))
     try:
+        (tmp / TMP_MARKER).write_text(json.dumps({"host": socket.gethostname(),
+                                                  "pid": os.getpid()}), encoding="utf-8")
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
         atomic_save(model_state, tmp / "model.pt")
         history.to_json(tmp / "history.json")
@@ -234,6 +240,7 @@ def _write_files(out: Path, model_state: dict, history: History, diagnosis: Diag
         for name, data in (("metrics.json", metrics), ("split.json", records["split"]),
                            ("settings.json", {**records["settings"], "fit": history.settings})):
             (tmp / name).write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+        (tmp / TMP_MARKER).unlink()
         return _rename_free(tmp, out, unique)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -241,12 +248,29 @@ def _write_files(out: Path, model_state: dict, history: History, diagnosis: Diag
 
 
 def _sweep_dead_runs(folder: Path) -> None:
-    """Remove the temporary folders that runs killed while writing left (their process,
-    named in the folder's name, is gone)."""
+    """Remove the temporary folders that runs killed while writing left: only a folder
+    that holds our marker, written on this host by a process that is gone (a process of
+    another host sharing the filesystem cannot be asked)."""
     for tmp in folder.glob(f".*{TMP_SUFFIX}"):
-        pid = tmp.name.removesuffix(TMP_SUFFIX).split(".")[-2]
-        if tmp.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        owner = _owner(tmp)
+        if owner is not None and owner[0] == socket.gethostname() and not _alive(owner[1]):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _owner(tmp: Path) -> tuple[str, int] | None:
+    """The host and process named by a temporary folder's marker; None when it is not one
+    of ours (no marker, a link, or a marker that does not read as ours)."""
+    marker = tmp / TMP_MARKER
+    if tmp.is_symlink() or not tmp.is_dir() or marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8")[:1000])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("host"), str) or \
+            type(data.get("pid")) is not int or data["pid"] <= 0:
+        return None
+    return data["host"], data["pid"]
 
 
 def _alive(pid: int) -> bool:
