@@ -113,11 +113,12 @@ def sample(index: int) -> tuple[Data, Config]:
     data = sample_data(index // GROUP)
     rng = random.Random(f"run-{index}")
     depth = rng.choice((0, 1, 1, 2, 2, 2, 3, 4, 6))
-    width = int(_log_uniform(rng, 1, 1024))
+    # most runs are set up as people set them up; a third anywhere on the axis
+    width = int(_log_uniform(rng, 1, 1024) if rng.random() < 0.3 else _log_uniform(rng, 16, 1024))
     hidden = [max(1, int(width * rng.choice((1, 1, 0.5, 2)))) for _ in range(depth)]
     optimizer = rng.choice(("sgd", "momentum", "adam", "adamw"))
     centre = {"sgd": 0.1, "momentum": 0.03, "adam": 1e-3, "adamw": 1e-3}[optimizer]
-    lr = centre * 10 ** rng.uniform(-3.0, 2.5)
+    lr = centre * 10 ** (rng.uniform(-3.0, 2.5) if rng.random() < 0.4 else rng.uniform(-1, 1))
     schedule = rng.choice(("constant", "constant", "step", "cosine", "warmup"))
     weight_decay = _log_uniform(rng, 1e-5, 0.1) if rng.random() < 0.3 else 0.0
     dropout = rng.uniform(0.1, 0.6) if rng.random() < 0.3 and depth else 0.0
@@ -211,7 +212,8 @@ def _raw(data: Data, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     if data.family == "regression":
         X, y = skd.make_regression(4000, 20, n_informative=8, noise=data.noise,
                                    random_state=seed)
-        return X, y + 0.02 * y ** 2  # a little curvature: a linear model is not the answer
+        # a little curvature (a linear model is not the answer), not heavy tails
+        return X, y + 0.2 * y ** 2 / y.std()
     return skd.make_classification(4000, 20, n_informative=6, n_redundant=4,
                                    n_classes=data.classes, n_clusters_per_class=2,
                                    flip_y=data.noise, random_state=seed)

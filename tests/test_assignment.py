@@ -1,4 +1,4 @@
-"""The seed's deliverables: the standalone .py, its agreement with the package, the notebook."""
+"""The assignment's deliverables: the standalone .py, its agreement with the package, the notebook."""
 
 import ast
 import importlib.util

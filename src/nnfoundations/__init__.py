@@ -23,9 +23,9 @@ _EXPORTS: dict[str, str] = {
     "Value": "nnfoundations.autodiff.engine",
     "Explanation": "nnfoundations.autodiff.explain",
     "explain": "nnfoundations.autodiff.explain",
-    "Diagnosis": "nnfoundations.diagnosis.rules",
-    "diagnose": "nnfoundations.diagnosis.rules",
-    "diagnose_file": "nnfoundations.diagnosis.rules",
+    "Diagnosis": "nnfoundations.diagnosis.kinds",
+    "diagnose": "nnfoundations.diagnosis.verdict",
+    "diagnose_file": "nnfoundations.diagnosis.verdict",
     "read_runs": "nnfoundations.diagnosis.readers",
     "History": "nnfoundations.history",
     "build_model": "nnfoundations.training.model",
@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
     from nnfoundations.diagnosis.readers import read_runs
-    from nnfoundations.diagnosis.rules import Diagnosis, diagnose, diagnose_file
+    from nnfoundations.diagnosis.kinds import Diagnosis
+    from nnfoundations.diagnosis.verdict import diagnose, diagnose_file
     from nnfoundations.history import History
     from nnfoundations.training.batches import updates_per_epoch
     from nnfoundations.training.loop import fit

@@ -1,4 +1,4 @@
-"""explain(): the seed's worked answers, exactly, and the derivation it writes."""
+"""explain(): the assignment's worked answers, exactly, and the derivation it writes."""
 
 import pytest
 

@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nnfoundations import diagnose
-from nnfoundations.diagnosis import VERDICTS, Curves
+from nnfoundations.diagnosis import VERDICTS, Curves, Reason
 
 value = st.one_of(st.floats(-5, 50, allow_nan=False), st.sampled_from([math.nan, math.inf]),
                   st.floats(0, 1e-6))
@@ -38,4 +38,4 @@ def test_any_run_gets_a_verdict_and_an_epoch_it_has(run):
     d = diagnose(run)
     assert d.verdict in VERDICTS and 0 < d.confidence <= 1
     assert d.stop_epoch is None or d.stop_epoch in run.epochs
-    assert d.reasons and all(isinstance(r, str) and r for r in d.reasons)
+    assert d.reasons and all(isinstance(r, Reason) and str(r) for r in d.reasons)

@@ -36,11 +36,11 @@ def test_unscaled_inputs_are_named(digits):
     assert "unscaled_inputs" in names(trained(digits, scale=255.0, epochs=3))
 
 
-def telemetry_run(norms):
+def telemetry_run(norms, dead=0.0):
     loss = [2.0 / (k + 1) for k in range(len(norms))]
     return Curves(list(range(1, len(norms) + 1)), loss, loss, classes=10,
                   telemetry=[{"grad_norm": n, "update_ratio": {"0": 1e-3, "2": 1e-3},
-                              "dead_relu": {"1": 0.0}} for n in norms])
+                              "dead_relu": {"1": dead}} for n in norms])
 
 
 @pytest.mark.parametrize(("norms", "expected"), [
@@ -51,6 +51,23 @@ def telemetry_run(norms):
 ])
 def test_gradient_findings_from_the_telemetry(norms, expected):
     assert {f.name for f in diagnose(telemetry_run(norms)).findings} == expected
+
+
+def test_vanishing_gradients_are_named_first_even_where_units_are_also_dead():
+    found = diagnose(telemetry_run([{"0": 1e-3, "2": 2.0}] * 5, dead=0.8)).findings
+    assert [f.name for f in found][:2] == ["vanishing_gradients", "dying_relu"]
+
+
+def test_a_stack_scaled_up_until_the_loss_blew_up_has_exploding_gradients(digits):
+    torch.manual_seed(0)
+    model = build_model(64, [64] * 8, 10)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(6.0)
+    history = fit(model, (digits.X_train, digits.y_train), (digits.X_val, digits.y_val),
+                  epochs=3, lr=1e-2, optimizer="sgd", seed=0, progress=False)
+    assert "exploding_gradients" in names(history)
 
 
 def test_a_foreign_log_that_blows_up_suggests_a_lower_learning_rate():

@@ -205,7 +205,7 @@ def test_notebooks_the_solution_the_template_and_execute(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "blank"), "--csv", str(tmp_path / "s.csv")]) == 0
     assert "train_one_step raised AttributeError" in capsys.readouterr().out
     row = next(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_text())))
-    # the blank files earn only what the seed's stubs already do (an nn.Sequential, no_grad)
+    # the blank files earn only what the assignment's stubs already do (an nn.Sequential, no_grad)
     assert float(row["score"]) < 0.25 and float(row["1.2.2"]) == 0 and float(row["3.2.1"]) == 0
     book = computed_notebook(tmp_path / "computed.ipynb")
     stored, executed = (grade([Submission("c", notebook=book)], Limits(seconds=60),

@@ -30,6 +30,7 @@ def test_each_run_starts_from_the_same_weights_and_seed(setup):
     assert r.updates_to_best == r.best_epoch * 13 and r.best_val_loss == min(r.history.val_loss)
     table = comparison_table(runs).splitlines()
     assert table[0].split()[:2] == ["batch", "updates/epoch"] and table[2].split()[0] == "200"
+    assert all(len(row.split()) == len(table[0].split()) for row in table)  # columns split
     fig = plot_comparison(runs)
     assert [ax.get_title() for ax in fig.axes] == ["Against epochs", "Against updates"]
 

@@ -1,4 +1,4 @@
-"""train_one_step and evaluate beyond the seed's tests."""
+"""train_one_step and evaluate beyond the assignment's tests."""
 
 import pytest
 import torch

@@ -180,7 +180,7 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "grade", help="grade the assignment's submissions (instructors)",
         description="Score .py and .ipynb submissions (files, a folder of them, or a folder "
-        "per student) against the seed's rubric, running each in a confined child process.")
+        "per student) against the assignment's rubric, running each in a confined child process.")
     p.add_argument("submissions", nargs="*", help="files or folders to grade")
     p.add_argument("--template", metavar="DIR", help="write the blank student files into DIR")
     p.add_argument("--solution", action="store_true",
@@ -316,7 +316,7 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
         "history.json, a Keras CSVLogger file or History JSON, a Lightning metrics.csv, a "
         "Hugging Face trainer_state.json, a TensorBoard event file, or any CSV.")
     p.add_argument("log", help="the log file or run directory")
-    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--json", action="store_true", help="print JSON: one object for a log of one run, a list of objects for several")
     p.add_argument("--run", type=int, dest="run_number",
                    help="which run of a file holding several (1-based)")
     p.add_argument("--classes", type=int, help="number of classes: chance level log K")

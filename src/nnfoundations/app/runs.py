@@ -39,7 +39,7 @@ from nnfoundations.app.preprocess import (
     index_labels,
     split_data,
 )
-from nnfoundations.diagnosis.rules import Diagnosis, diagnose
+from nnfoundations.diagnosis import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.compare import compare_batch_sizes, comparison_table

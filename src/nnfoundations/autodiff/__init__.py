@@ -1,4 +1,4 @@
-"""The scalar autodiff engine and its explanations (the seed's section 1).
+"""The scalar autodiff engine and its explanations (the assignment's section 1).
 
 Standard library only: no torch, numpy or matplotlib, so ``nnf explain`` starts at once.
 """

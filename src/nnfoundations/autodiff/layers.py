@@ -30,7 +30,7 @@ Target = Sequence[Sequence[float]] | Sequence[int]
 class Loss(StrEnum):
     """The losses the explanation knows, with their gradient at the output."""
 
-    SQUARED = "squared error"  # L = Σ (Ŷ − Y)² / B: the seed's 1.2
+    SQUARED = "squared error"  # L = Σ (Ŷ − Y)² / B: the assignment's 1.2
     CROSS_ENTROPY = "cross-entropy"  # L = −Σ log softmax(Z)[y] / B: fit()'s
 
 
@@ -40,7 +40,7 @@ class Dense:
 
     Attributes:
         weight: ``(out × in)`` rows of weights; ``weight[k][j]`` joins input j to unit k.
-        bias: one per unit, or None for none (the seed's network has none).
+        bias: one per unit, or None for none (the assignment's network has none).
         relu: whether ReLU follows.
     """
 
@@ -143,7 +143,7 @@ def explain_layers(layers: Sequence[Dense], X: Matrix, target: Target, loss: Los
 
     Args:
         layers, X, target, loss: as for :func:`backprop`.
-        names: a name for some weights, by ``(layer, row, column)`` from 1 (the seed's
+        names: a name for some weights, by ``(layer, row, column)`` from 1 (the assignment's
             ``w21`` is ``(1, 2, 1)``), to read their gradients off at the end.
 
     Example:

@@ -1,6 +1,6 @@
 """Section 1.3: why backpropagation is cheap, in operation counts.
 
-For an MLP as the seed's 1.2 draws it (ReLU hidden layers, a linear output, squared error,
+For an MLP as the assignment's 1.2 draws it (ReLU hidden layers, a linear output, squared error,
 no biases) built from :class:`Value` nodes, we count elementary operations:
 
 * **forward**: one per computed node of the graph;

@@ -45,7 +45,7 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
     """The text ``nnf explain WHAT`` prints.
 
     Args:
-        what: ``warmup`` (the seed's 1.1), ``network`` (1.2), ``layers`` (1.2 as whole
+        what: ``warmup`` (the assignment's 1.1), ``network`` (1.2), ``layers`` (1.2 as whole
             layers: the matrix chain rule), ``cost`` (1.3), or an expression such as
             ``"(relu(2*w + 1) - 3)**2"``.
         wrt: the node or variable to differentiate against (each example has a default; an

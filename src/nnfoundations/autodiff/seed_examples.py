@@ -1,4 +1,4 @@
-"""The seed's worked examples of section 1, built as graphs of :class:`Value`.
+"""The assignment's worked examples of section 1, built as graphs of :class:`Value`.
 
 The ``ŷ`` label is the only non-ASCII name; every input is a plain keyword value, so that a
 caller can set any of them by name (``nnf explain network --at w11=0.9``).
@@ -13,9 +13,9 @@ from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 from nnfoundations.autodiff.layers import Dense, Loss, explain_layers
 
-#: The seed's 1.1 value of the warm-up's weight.
+#: The assignment's 1.1 value of the warm-up's weight.
 WARMUP_DEFAULTS: dict[str, float] = {"w": 1.0}
-#: The seed's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
+#: The assignment's 1.2 values (NOTES.md): inputs, weights and target of the 2-2-1 network.
 NETWORK_DEFAULTS: dict[str, float] = {
     "x1": 1.0, "x2": 2.0, "w11": 0.5, "w12": -0.3, "w21": 0.2, "w22": 0.8,
     "v1": 0.6, "v2": 0.4, "y": 1.0,
@@ -66,7 +66,7 @@ def network(**values: float) -> Graph:
     ``w_kj`` is the weight from input ``x_j`` to hidden unit ``h_k``.
 
     Args:
-        **values: any of :data:`NETWORK_DEFAULTS` to override (the seed's values otherwise).
+        **values: any of :data:`NETWORK_DEFAULTS` to override (the assignment's values otherwise).
 
     Example:
         >>> g = network(); g.output.backward(); round(g.nodes["w21"].grad, 12)

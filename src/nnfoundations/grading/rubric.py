@@ -1,6 +1,6 @@
 """The assignment's rubric: its points, how they split, and the checks behind each.
 
-The seed gives section points (1.75 + 1.75 + 1 = 4.5) and, within sections 1 and 3, points
+The assignment gives section points (1.75 + 1.75 + 1 = 4.5) and, within sections 1 and 3, points
 per subsection; where it does not split further, a subsection's points are split equally
 among its questions, and a question's among its checks (:data:`SPLIT`, printed by
 ``nnf grade --rubric``). Section 2 is scored from what the child process reports of the
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-#: (question, points, how it is graded) in the seed's order; "manual" is for the instructor.
+#: (question, points, how it is graded) in the assignment's order; "manual" is for the instructor.
 SPLIT: tuple[tuple[str, float, str], ...] = (
     ("1.1", 0.5, "auto"), ("1.2.1", 0.25, "auto"), ("1.2.2", 0.25, "auto"),
     ("1.2.3", 0.25, "auto"), ("1.3", 0.5, "manual"),
@@ -29,7 +29,7 @@ TOTAL = 4.5
 POINTS = {question: points for question, points, _ in SPLIT}
 #: What the instructor is told to look for in each manually graded answer.
 MANUAL_HINTS = {
-    "1.3": "the section is lost from the seed; credit an account of why one backward pass "
+    "1.3": "the section is lost from the assignment; credit an account of why one backward pass "
            "gives every gradient at about the cost of a forward pass (shared upstream factors)",
     "3.1.2": "small batches: more, noisier updates per epoch, less memory, less parallelism; "
              "large: fewer, smoother updates, faster epochs on parallel hardware",
@@ -80,7 +80,7 @@ def manual(question: str, answer: str) -> list[Check]:
 # -- section 2 --------------------------------------------------------------------------------
 
 def expected_layers(input_size: int, hidden: list[int], output: int, rate: float) -> list[Any]:
-    """The seed's architecture for one call of ``build_model``, as the child reports layers."""
+    """The assignment's architecture for one call of ``build_model``, as the child reports layers."""
     layers: list[Any] = []
     prev = input_size
     for h in hidden:

@@ -1,4 +1,4 @@
-"""Backpropagation by hand at matrix scale: the chain rule of the seed's section 1, for
+"""Backpropagation by hand at matrix scale: the chain rule of the assignment's section 1, for
 whole layers, as the fast path of :func:`~nnfoundations.training.loop.fit`.
 
 For a model that :func:`~nnfoundations.training.model.build_model` makes (``Linear``,

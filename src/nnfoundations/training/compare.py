@@ -1,4 +1,4 @@
-"""The batch-size experiment of the seed's 3.1.2: the same model, data and seed trained at
+"""The batch-size experiment of the assignment's 3.1.2: the same model, data and seed trained at
 several batch sizes, compared per epoch and per update."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch.nn as nn
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._format import fmt
-from nnfoundations.diagnosis.rules import diagnose
+from nnfoundations.diagnosis.verdict import diagnose
 from nnfoundations.history import History
 from nnfoundations.training.batches import Data, updates_per_epoch
 from nnfoundations.training.loop import fit
@@ -73,17 +73,18 @@ def _row(size: int, history: History) -> BatchRun:
                     record["val_loss"] if record else None,
                     record["val_acc"] if record else None, best,
                     best * per if best else None,
-                    diagnose(history).verdict if len(history) else "no epochs", history)
+                    diagnose(history).verdict if len(history) else "no_epochs", history)
 
 
 def comparison_table(runs: Sequence[BatchRun]) -> str:
     """The comparison as a text table, one row per batch size."""
-    head = (f"{'batch':>6} {'updates/epoch':>13} {'s/epoch':>8} {'best val loss':>13} "
-            f"{'val acc':>7} {'at epoch':>8} {'updates':>8}  verdict")
+    # one word a column, so that the header splits like the rows
+    head = (f"{'batch':>6} {'updates/epoch':>13} {'s/epoch':>8} {'best_val_loss':>13} "
+            f"{'val_acc':>7} {'at_epoch':>8} {'updates':>8}  verdict")
     rows = [f"{r.batch_size:>6} {r.updates_per_epoch:>13} {r.seconds_per_epoch:>8.3f} "
             f"{_cell(r.best_val_loss):>13} {_cell(r.best_val_acc):>7} "
             f"{_cell(r.best_epoch):>8} {_cell(r.updates_to_best):>8}  "
-            f"{r.verdict.replace('_', ' ')}" for r in runs]
+            f"{r.verdict}" for r in runs]
     return "\n".join([head, *rows])
 
 

@@ -1,4 +1,4 @@
-"""The training loop (the seed's section 3 and Part 2): epochs of shuffled mini-batches.
+"""The training loop (the assignment's section 3 and Part 2): epochs of shuffled mini-batches.
 
 Each epoch runs one :func:`~nnfoundations.training.step.step` per mini-batch (the step that
 ``train_one_step`` wraps) and then :func:`~nnfoundations.training.step.evaluate` on the
@@ -284,7 +284,10 @@ class _Run:
                               self.telemetry, first_epoch=epoch == 1)
         decision = _close_epoch(epoch, result, self.model, self.val_data, self.loss_fn,
                                 self.optimizer, self.history, self.settings)
-        if self.telemetry is not None and len(self.history) == epoch:
+        # an epoch that blew up keeps what its first step saw: the findings read its norms
+        blew_up = self.history.stop_kind is StopKind.NON_FINITE and bool(self.telemetry
+                                                                          and self.telemetry.record)
+        if self.telemetry is not None and (len(self.history) == epoch or blew_up):
             self.history.telemetry.append(self.telemetry.record)
         if decision.improved:
             self.best = _snapshot(self.model)

@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
-from nnfoundations.diagnosis.rules import running_median
+from nnfoundations.diagnosis.stats import running_median
 from nnfoundations.training.batches import Batches, Data
 from nnfoundations.training.inference import model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer

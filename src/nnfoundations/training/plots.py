@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_bytes, writable_file
-from nnfoundations.diagnosis.rules import Diagnosis, diagnose
+from nnfoundations.diagnosis import Diagnosis, diagnose
 from nnfoundations.history import History
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def plot_history(history: History, path: str | Path | None = None,
     """Draw the loss curves (and validation accuracy) of a run, into a file or a Figure.
 
     The best epoch and the epoch to keep are marked, and the verdict of
-    :func:`~nnfoundations.diagnosis.rules.diagnose` is in the title.
+    :func:`~nnfoundations.diagnosis.verdict.diagnose` is in the title.
 
     Args:
         history: the run's History.
@@ -81,7 +81,7 @@ def plot_history(history: History, path: str | Path | None = None,
 
 def plot_comparison(runs: list[BatchRun], path: str | Path | None = None) -> Path | Figure:
     """The validation loss of each batch size against epochs and against updates, side by
-    side: the seed's 3.1.2 in one figure. Returns the path written, or the Figure."""
+    side: the assignment's 3.1.2 in one figure. Returns the path written, or the Figure."""
     if not runs:
         raise InvalidValueError("no runs to plot")
     image_format = None if path is None else check_image_path(path)

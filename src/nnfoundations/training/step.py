@@ -1,4 +1,4 @@
-"""One gradient-descent step and an evaluation pass: the seed's section 2.2 and 2.3."""
+"""One gradient-descent step and an evaluation pass: the assignment's section 2.2 and 2.3."""
 
 from __future__ import annotations
 

@@ -1,0 +1,218 @@
+"""Reading a run's curves into a verdict (the assignment's 3.2), fitted rather than written.
+
+The verdict comes from a tree ensemble (:mod:`~nnfoundations.diagnosis.model`) fitted to
+thousands of generated runs whose labels come from what their logs do not show: a hidden
+test set, the same run trained on to 4x its epochs, and a reference model on the same data
+(``benchmarks/oracle.py`` defines each verdict). Its confidence is calibrated: of the runs
+it gives 0.9, about nine in ten are right on the corpus's held-out parts. Where the evidence
+is too thin it says so instead of guessing (``insufficient_evidence``): no validation loss,
+fewer points than the calibrate part showed can be read, or no verdict likely enough. The
+reasons are the features that moved the verdict most, with their figures.
+
+Two verdicts stand by definition rather than by fit: a run whose monitored loss has no
+finite value at all diverged; a run without a validation loss cannot show overfitting,
+so the diagnosis does not pretend to judge it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from os import PathLike
+from typing import TYPE_CHECKING
+
+from nnfoundations import _checks
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations.diagnosis.curves import Curves
+from nnfoundations.diagnosis.features import SPIKE_WIDTHS, Reading, read
+from nnfoundations.diagnosis.findings import findings
+from nnfoundations.diagnosis.kinds import Diagnosis, Evidence, Reason, Verdict
+from nnfoundations.diagnosis.model import Prediction, shipped
+from nnfoundations.history import History, StopKind
+
+if TYPE_CHECKING:
+    from nnfoundations.diagnosis.readers import Columns
+
+VERDICTS = tuple(v.value for v in Verdict)
+#: The reasons shown: the evidence that moved the verdict most, at most this many.
+MAX_REASONS = 3
+#: Which aspect of the curves each feature is about.
+EVIDENCE = {
+    Evidence.LENGTH: ("log_points",),
+    Evidence.NON_FINITE: ("nonfinite_share", "nonfinite_tail"),
+    Evidence.LEVEL: ("end", "low", "best", "peak", "log_end", "log_start"),
+    Evidence.RISE: ("since_low", "since_low_points", "rise", "rise_noise", "rise_low"),
+    Evidence.SLOPE: ("slope_third", "slope_tenth", "slope_noise"),
+    Evidence.NOISE: ("noise_level", "noise_signal"),
+    Evidence.SPIKES: ("spikes",),
+    Evidence.GAP: ("has_train", "train_end", "train_over_val", "gap_change"),
+    Evidence.TRAINING: ("train_slope", "train_climb", "train_growth"),
+    Evidence.ACCURACY: ("has_acc", "acc_end", "acc_best", "acc_first", "acc_drop"),
+    Evidence.CHANCE: ("chance_known", "end_over_chance", "acc_over_chance"),
+}
+
+
+def diagnose(run: History | Curves | str | PathLike[str], *,
+             classes: int | None = None) -> Diagnosis:
+    """Diagnose a run from its train and validation loss curves.
+
+    Args:
+        run: a :class:`History` (from :func:`fit` or ``History.from_json``), the
+            :class:`Curves` of any log, or the path of a log holding one run (any format
+            :func:`~nnfoundations.diagnosis.readers.read_runs` reads).
+        classes: the number of classes, when the run does not say: its chance level is
+            ``log classes`` (cross-entropy).
+
+    Returns:
+        A :class:`Diagnosis`; see the module's docstring.
+
+    Example:
+        >>> h = History(settings={"n_outputs": 10})
+        >>> for e, (t, v) in enumerate([(2.0, 2.1), (1.0, 1.2), (0.5, 0.8), (0.2, 0.9),
+        ...                             (0.1, 1.1), (0.05, 1.3), (0.03, 1.4), (0.02, 1.5),
+        ...                             (0.015, 1.6), (0.01, 1.7)], 1):
+        ...     h.append(epoch=e, train_loss=t, val_loss=v, val_acc=None, lr=0.1, seconds=0)
+        >>> d = diagnose(h); d.verdict, d.stop_epoch
+        (<Verdict.OVERFITTING: 'overfitting'>, 3)
+    """
+    run = _curves(run)
+    if classes is not None:
+        run.classes = _checks.positive_int("classes", classes)
+    if not len(run) and run.stop_kind != StopKind.NON_FINITE:
+        raise InvalidValueError("the run has no epochs to diagnose")
+    reading = read(run)
+    diagnosis = _verdict(run, reading)
+    diagnosis.columns, diagnosis.run = dict(run.columns), run.name
+    diagnosis.findings = findings(run, reading, diagnosis.verdict)
+    return diagnosis
+
+
+def diagnose_file(path: str | PathLike[str], *, run: int | None = None,
+                  classes: int | None = None, columns: Columns | None = None) -> list[Diagnosis]:
+    """Diagnose every run a log holds (or only run number ``run``, 1-based).
+
+    Raises:
+        InvalidValueError: the log cannot be read, or has no run ``run``.
+    """
+    from nnfoundations.diagnosis.readers import Columns, read_runs
+
+    runs = read_runs(path, columns or Columns())
+    if run is not None:
+        if not 1 <= _checks.positive_int("run", run) <= len(runs):
+            raise InvalidValueError(f"run {run} is not in {path}: it holds {len(runs)} "
+                                    f"run{'s' if len(runs) > 1 else ''}")
+        runs = [runs[run - 1]]
+    return [diagnose(r, classes=classes) for r in runs]
+
+
+def _curves(run: History | Curves | str | PathLike[str]) -> Curves:
+    from nnfoundations.diagnosis.readers import read_runs
+
+    if isinstance(run, str | PathLike):
+        runs = read_runs(run)
+        if len(runs) > 1:
+            raise InvalidValueError(f"{run} holds {len(runs)} runs; diagnose each with "
+                                    "diagnose_file (nnf diagnose), or pick one with --run")
+        run = runs[0]
+    if isinstance(run, History):
+        run = Curves.from_history(run)
+    if not isinstance(run, Curves):
+        raise InvalidTypeError(f"diagnose needs a History, Curves or a log's path, got "
+                               f"{type(run).__name__}")
+    return run
+
+
+def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
+    """The verdict: by definition where the curves leave no choice, else the model's."""
+    if reading is None:  # no finite monitored loss at all
+        bad = Reason(Evidence.NON_FINITE, {"count": len(run), "first": run.epoch_label(0)
+                                           if len(run) else None, "tail": True})
+        return Diagnosis(Verdict.DIVERGED, 0.99, None, None, [bad])
+    best = run.epoch_label(reading.monitored.at[reading.monitored.best])
+    model = shipped()
+    if not run.has_val:
+        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
+            Evidence.MISSING, {"series": "validation loss", "consequence": "overfitting and "
+                               "the epoch to keep cannot be seen; pass validation data"})])
+    if len(reading.monitored) < model.min_points:
+        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
+            Evidence.TOO_SHORT, {"points": len(reading.monitored),
+                                 "needed": model.min_points})])
+    prediction = model.predict(reading.features)
+    return _answer(run, reading, prediction, best, model.abstain_below)
+
+
+def _answer(run: Curves, reading: Reading, prediction: Prediction, best: int | float,
+            needed: float) -> Diagnosis:
+    probs = prediction.probabilities
+    ranked = sorted(probs, key=probs.__getitem__, reverse=True)
+    verdict, confidence = Verdict(ranked[0]), probs[ranked[0]]
+    reasons = _reasons(run, reading, prediction.contributions[verdict])
+    rounded = {k: round(v, 4) for k, v in probs.items()}
+    if confidence < needed:
+        split = Reason(Evidence.SPLIT, {"first": ranked[0], "p_first": confidence,
+                                        "second": ranked[1], "p_second": probs[ranked[1]],
+                                        "needed": needed})
+        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, round(1 - confidence, 2), best, best,
+                         [split, *reasons], probabilities=rounded)
+    keep = None if verdict == Verdict.DIVERGED and reading.features.nonfinite_tail else best
+    return Diagnosis(verdict, round(confidence, 2), best, keep, reasons, probabilities=rounded)
+
+
+def _reasons(run: Curves, reading: Reading, shares: dict[str, float]) -> list[Reason]:
+    """The evidence that raised the verdict's score most, each with its figures."""
+    weight: dict[Evidence, float] = defaultdict(float)
+    for kind, names in EVIDENCE.items():
+        weight[kind] = sum(shares.get(name, 0.0) for name in names)
+    top = sorted((k for k in weight if weight[k] > 0), key=weight.__getitem__, reverse=True)
+    return [Reason(k, _figures(k, run, reading), round(weight[k], 4)) for k in top[:MAX_REASONS]]
+
+
+def _figures(kind: Evidence, run: Curves, r: Reading) -> dict[str, float | int | str | None]:
+    """The figures a reason of ``kind`` shows, in the log's own units and epochs."""
+    m, t = r.monitored, r.train
+    curve = "validation loss" if run.has_val else "training loss"
+
+    def epoch(k: int) -> int | float:
+        return run.epoch_label(m.at[k])
+    if kind == Evidence.LENGTH:
+        return {"points": len(m)}
+    if kind == Evidence.NON_FINITE:
+        bad = [k for k, v in enumerate(run.val if run.has_val else run.train)
+               if v is not None and not math.isfinite(v)]
+        return {"count": len(bad), "first": run.epoch_label(bad[0]) if bad else None,
+                "tail": bool(r.features.nonfinite_tail)}
+    if kind == Evidence.LEVEL:
+        start = r.value(r.yardstick)
+        return {"curve": curve, "start": start, "end": r.value(m.end),
+                "ratio": m.end / r.yardstick}
+    if kind == Evidence.RISE:
+        low = m.low
+        return {"curve": curve, "low": r.value(m.trend[low]), "low_epoch": epoch(low),
+                "end": r.value(m.end), "since": len(m) - 1 - low,
+                "change": (m.end - m.trend[low]) / max(abs(m.trend[low]), 1e-300)}
+    if kind == Evidence.SLOPE:
+        third = m.tail(1 / 3)
+        return {"curve": curve, "points": len(third), "from": r.value(third[0]),
+                "to": r.value(third[-1]), "change": (third[-1] - third[0]) /
+                max(abs(third[0]), 1e-300)}
+    if kind == Evidence.NOISE:
+        return {"curve": curve, "noise": m.noise, "signal": m.signal}
+    if kind == Evidence.SPIKES:
+        spikes = m.spikes(SPIKE_WIDTHS)
+        return {"curve": curve, "count": len(spikes),
+                "epochs": ", ".join(str(epoch(k)) for k in spikes[:6])}
+    if kind == Evidence.GAP:
+        return {"train_end": r.value(t.end) if t else None, "val_end": r.value(m.end),
+                "ratio": t.end / m.end if t and m.end else None}
+    if kind == Evidence.TRAINING:
+        if t is None:
+            return {"start": None}
+        return {"start": r.value(t.raw[0]), "low": r.value(t.trend[t.low]),
+                "low_epoch": run.epoch_label(t.at[t.low]), "end": r.value(t.end)}
+    if kind == Evidence.ACCURACY:
+        acc = r.acc
+        return {"first": acc[0], "best": max(acc), "end": acc[-1]} if acc else {"end": None}
+    chance = math.log(run.classes) if run.classes and run.classes > 1 else None
+    return {"curve": curve, "classes": run.classes if chance else None, "chance": chance,
+            "end": r.value(m.end)}
