@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
 # PyTorch's CPU wheel index to install the CPU build first.
 TORCH_INDEX ?=
 
-.PHONY: run test bench lint notebook clean
+.PHONY: run test test-fast bench corpus fit-diagnosis notebook clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"Python 3.11+ is required; {sys.executable} is {v.major}.{v.minor}")'
@@ -33,6 +33,18 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# the fast loop: everything but the cases marked slow
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the oracle corpus (resumable: chunks already in benchmarks/corpus/ are kept), then the
+# verdict fitted to it
+corpus: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/corpus.py --runs 2400 --jobs 2
+
+fit-diagnosis: $(VENV)/.dev-installed
+	cd benchmarks && ../$(BIN)/python fit_diagnosis.py
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/bench.py

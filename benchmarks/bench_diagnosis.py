@@ -273,8 +273,10 @@ def regret(judged: list[Judged]) -> None:
             gaps.append((test[j.stop] - best) / label.constant)
     gaps.sort()
     if gaps:
-        print(f"  advice: the epoch to keep is {sum(gaps) / len(gaps):.3f} B worse on the hidden "
-              f"test set than the best visible epoch on average (median "
+        capped = [min(g, 1.0) for g in gaps]  # one blown-up run would swamp the mean
+        print(f"  advice: the epoch to keep is {sum(capped) / len(capped):.3f} B worse on the "
+              f"hidden test set than the best visible epoch on average, each capped at 1 B "
+              f"(median "
               f"{gaps[len(gaps) // 2]:.3f} B, 90th percentile {gaps[int(0.9 * len(gaps))]:.3f} "
               f"B; B = the constant predictor's loss; {len(gaps)} runs)")
     longer = [j for j in judged if j.said == "not_converged"]

@@ -1,4 +1,4 @@
-"""Data-parallel throughput: samples per second of one epoch of the seed's model on 60,000
+"""Data-parallel throughput: samples per second of one epoch of the assignment's model on 60,000
 samples, in 1 and 2 processes (torchrun, gloo, one thread each) and in 1 process with 2
 threads, at the same global batch (128, then 1024: fewer all-reduces an epoch)."""
 

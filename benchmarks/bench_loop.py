@@ -1,6 +1,6 @@
-"""One epoch of the seed's model on 60,000 synthetic samples, five ways, side by side.
+"""One epoch of the assignment's model on 60,000 synthetic samples, five ways, side by side.
 
-* ``textbook``: the seed's Part 2 preview, a ``DataLoader`` over a ``TensorDataset`` and one
+* ``textbook``: the assignment's Part 2 preview, a ``DataLoader`` over a ``TensorDataset`` and one
   ``train_one_step`` per batch;
 * ``autograd`` and ``matrix``: ``fit(engine=...)``, with telemetry on as by default;
 * ``sklearn``: scikit-learn's ``MLPClassifier`` (its own backprop by hand, in NumPy), float32,

@@ -39,11 +39,11 @@ CORPUS = HERE / "corpus"
 SHIPPED = HERE.parent / "src" / "nnfoundations" / "diagnosis" / "verdict_model.json"
 VERDICTS = ("good_fit", "overfitting", "underfitting", "not_converged", "diverged", "unstable")
 PARTS = (("fit", 0.6), ("calibrate", 0.8), ("test", 1.0))
+#: Below three points a curve has no trend, slope over its last third or noise to read (the
+#: features degenerate): structural, not fitted.
+READABLE = 3
 #: The trees: chosen before any run of the test part was read, and not changed after.
 TREES = dict(n_estimators=150, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=0)
-#: Accuracy the diagnosis should have on the runs it answers (the calibrate part decides
-#: the confidence below which it abstains to reach it).
-TARGET = 0.95
 
 
 @dataclass
@@ -152,23 +152,24 @@ def temperature(scored: list[tuple[Run, dict[str, float]]]) -> float:
 
 
 def abstain_below(predicted: list[tuple[Run, str, float]]) -> float:
-    """The lowest confidence threshold at which the calibrate part's answered runs are
-    right at least :data:`TARGET` of the time (answering as many as possible)."""
-    for tau in [k / 100 for k in range(0, 100)]:
-        answered = [(r, v) for r, v, c in predicted if c >= tau]
-        if answered and sum(r.label.verdict == v for r, v in answered) >= TARGET * len(answered):
+    """The confidence below which the diagnosis says it cannot tell: the lowest bin of
+    confidence (in steps of 0.05) from which on every bin of the calibrate part is right at
+    least half the time. Below it a verdict is more likely wrong than right."""
+    for tau in [k / 20 for k in range(0, 20)]:
+        bins = [[r.label.verdict == v for r, v, c in predicted if lo <= c < lo + 0.05]
+                for lo in [k / 20 for k in range(round(tau * 20), 20)]]
+        if all(sum(b) >= len(b) / 2 for b in bins if b):
             return tau
-    return 0.99
+    return 0.95
 
 
 def fewest_points(predicted: list[tuple[Run, str, float]]) -> int:
-    """The fewest points a log needs: the smallest n from which runs of every length n or
-    more of the calibrate part are right (abstentions counting as wrong) at least half as
-    often as a guess of the commonest verdict would be wrong... simply: the smallest n at
-    which runs of exactly n points are right more often than not."""
-    for n in range(2, 11):
+    """The fewest points a log needs: the smallest n, from :data:`READABLE` on, at which
+    the calibrate part's runs of exactly n points get the right verdict (the most probable
+    one, before any abstention) more often than not; shorter logs are too short to read."""
+    for n in range(READABLE, 11):
         these = [(r, v) for r, v, _ in predicted if r.points == n]
-        if not these or sum(r.label.verdict == v for r, v in these) > len(these) / 2:
+        if these and sum(r.label.verdict == v for r, v in these) > len(these) / 2:
             return n
     return 10
 
@@ -182,7 +183,7 @@ def calibrate(model: Model, runs: Sequence[Run]) -> Model:
     predicted = [(r, max(q, key=q.__getitem__), max(q.values()) / sum(q.values()))
                  for r, q in calibrated]
     tau = abstain_below(predicted)
-    n = fewest_points([(r, v if c >= tau else "abstain", c) for r, v, c in predicted])
+    n = fewest_points(predicted)
     return Model(model.features, model.classes, model.init, model.rate, model.trees, t, tau,
                  n, model.meta)
 

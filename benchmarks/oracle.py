@@ -22,7 +22,9 @@ Margins are shares of ``B``, so a wiggle of a loss near zero never counts. In th
 - **not_converged**: training on (to 4x the epochs) lowers the held-out loss by 10% of where
   it ends and 3% of B.
 - **underfitting**: the reference model's test loss beats the best the run reaches in 4x its
-  epochs by 15% of the way from B to it and 3% of B.
+  epochs by 15% of the way from B to it and 3% of B, and the run's own training loss ends
+  above that test loss: it does not fit even its training data as well as the reference
+  generalises (a run that memorised its training set is not underfitting).
 - **good_fit**: none of the above.
 """
 
@@ -136,7 +138,8 @@ def label(record: dict[str, Any]) -> Label:
     if more:
         return done("not_converged")
     reach = min(T)
-    if R < B and reach - R > max(UNDERFIT_SHARE * (B - R), RISE_B * B):
+    if R < B and reach - R > max(UNDERFIT_SHARE * (B - R), RISE_B * B) and \
+            _running(mean_train, 1)[-1] > R:
         return done("underfitting")
     return done("good_fit")
 

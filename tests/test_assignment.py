@@ -1,4 +1,5 @@
-"""The assignment's deliverables: the standalone .py, its agreement with the package, the notebook."""
+"""The assignment's deliverables: the standalone .py, its agreement with the package, the
+notebook."""
 
 import ast
 import importlib.util

@@ -1,4 +1,5 @@
-"""The assignment's own test blocks (sections 2.1, 2.2, 2.3 and the 3.1 DataLoader preview), verbatim.
+"""The assignment's own test blocks (sections 2.1, 2.2, 2.3 and the 3.1 DataLoader preview),
+verbatim.
 
 Each function body is the assignment's ``if __name__ == "__main__":`` block, unchanged but for the
 indentation; the imports stand where the assignment's notebook had them.

@@ -51,8 +51,8 @@ __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
 if TYPE_CHECKING:
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
-    from nnfoundations.diagnosis.readers import read_runs
     from nnfoundations.diagnosis.kinds import Diagnosis
+    from nnfoundations.diagnosis.readers import read_runs
     from nnfoundations.diagnosis.verdict import diagnose, diagnose_file
     from nnfoundations.history import History
     from nnfoundations.training.batches import updates_per_epoch

@@ -115,3 +115,8 @@ def _writable_folder(folder: Path, target: Path) -> None:
         raise InvalidValueError(f"cannot write {target}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidValueError(f"cannot write {target}: no permission to write in {folder}")
+    try:  # root passes os.access even under /proc and /sys: a folder made and removed proves it
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".nnf-probe-"))
+    except OSError as err:
+        raise InvalidValueError(f"cannot write {target}: {folder} takes no new folder "
+                                f"({err.strerror})") from None

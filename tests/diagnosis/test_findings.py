@@ -54,7 +54,7 @@ def test_gradient_findings_from_the_telemetry(norms, expected):
 
 
 def test_vanishing_gradients_are_named_first_even_where_units_are_also_dead():
-    found = diagnose(telemetry_run([{"0": 1e-3, "2": 2.0}] * 5, dead=0.8)).findings
+    found = diagnose(telemetry_run([{"0": 1e-5, "2": 2.0}] * 5, dead=0.8)).findings
     assert [f.name for f in found][:2] == ["vanishing_gradients", "dying_relu"]
 
 

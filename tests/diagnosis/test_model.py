@@ -58,7 +58,8 @@ def test_a_model_of_another_format_is_refused():
 
 def test_diagnose_imports_neither_torch_nor_numpy_nor_scikit_learn():
     code = ("import sys; from nnfoundations.diagnosis import diagnose, Curves; "
-            "diagnose(Curves([1, 2, 3, 4, 5, 6], [2, 1, .5, .4, .3, .3], [2, 1.1, .6, .5, .4, .4]));"
+            "diagnose(Curves([1, 2, 3, 4, 5, 6], [2, 1, .5, .4, .3, .3], "
+            "[2, 1.1, .6, .5, .4, .4]));"
             " print(sorted(m for m in ('torch', 'numpy', 'sklearn') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

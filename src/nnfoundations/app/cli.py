@@ -316,7 +316,8 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
         "history.json, a Keras CSVLogger file or History JSON, a Lightning metrics.csv, a "
         "Hugging Face trainer_state.json, a TensorBoard event file, or any CSV.")
     p.add_argument("log", help="the log file or run directory")
-    p.add_argument("--json", action="store_true", help="print JSON: one object for a log of one run, a list of objects for several")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: one object for a log of one run, a list for several")
     p.add_argument("--run", type=int, dest="run_number",
                    help="which run of a file holding several (1-based)")
     p.add_argument("--classes", type=int, help="number of classes: chance level log K")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
+from nnfoundations.training.names import ENGINES, OPTIMIZER_NAMES
 
 
 @dataclass
@@ -43,6 +44,12 @@ class TrainConfig:
         if self.patience is not None:
             _checks.positive_int("--patience", self.patience)
         _checks.seed("--seed", self.seed)
+        if self.optimizer.lower() not in OPTIMIZER_NAMES:
+            raise InvalidValueError(f"--optimizer must be one of {list(OPTIMIZER_NAMES)}, got "
+                                    f"{self.optimizer!r}")
+        if self.engine not in ENGINES:
+            raise InvalidValueError(f"--engine must be one of {list(ENGINES)}, got "
+                                    f"{self.engine!r}")
         val = _checks.fraction("--val-fraction", self.val_fraction, low_open=True)
         test = _checks.fraction("--test-fraction", self.test_fraction)
         if val + test >= 1:

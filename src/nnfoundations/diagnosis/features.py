@@ -45,6 +45,10 @@ class Features:
         slope_third: the slope over the last third, times the points, over the end.
         slope_tenth: the slope over the last tenth (3 points at least), likewise.
         slope_noise: the fall over the last third, in noise widths (negative: falling).
+        ahead: what the loss would still lose over three times its length again, at the
+            pace of its thirds (each third's fall a constant share of the one before), over
+            its end.
+        ahead_yard: the same over the yardstick.
         noise_level: the noise over the trend's median.
         noise_signal: the noise over what the trend moves between its thirds.
         spikes: the share of points that are spikes.
@@ -59,12 +63,14 @@ class Features:
             its end.
         train_climb: the training trend's end above its minimum over its fall to it.
         train_growth: log10 of the training trend's end over its start.
+        train_ahead: what the training loss would still lose (as ``ahead``), over its end.
         has_acc: 1 when the log has a validation accuracy (or F1, ...) read as a fraction.
         acc_end: the accuracy's last value (median of the last 3).
         acc_best: its highest value.
         acc_first: its first value.
         acc_drop: its highest value less its end.
-        chance_known: 1 when the class count is known.
+        chance_known: how the class count K is known: 1 given (our runs, ``--classes``),
+            0.5 read off an accuracy that starts near 1/K, 0 not known.
         end_over_chance: the monitored loss's end over chance level ``log K``.
         acc_over_chance: the accuracy's end times K (1: at chance).
     """
@@ -84,6 +90,8 @@ class Features:
     slope_third: float
     slope_tenth: float
     slope_noise: float
+    ahead: float
+    ahead_yard: float
     noise_level: float
     noise_signal: float
     spikes: float
@@ -96,6 +104,7 @@ class Features:
     train_slope: float
     train_climb: float
     train_growth: float
+    train_ahead: float
     has_acc: float
     acc_end: float
     acc_best: float
@@ -165,7 +174,8 @@ def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
     level = max(statistics.median(m.trend), TINY)
     bad = [v is not None and not math.isfinite(v) for v in (run.val if run.has_val
                                                              else run.train)]
-    chance = math.log(run.classes) if run.classes and run.classes > 1 else None
+    classes, known = chance_classes(run.classes, acc)
+    chance = math.log(classes) if classes else None
     values = dict(
         log_points=math.log10(n), nonfinite_share=sum(bad) / max(len(bad), 1),
         nonfinite_tail=float(bool(bad) and bad[-1]), end=m.end / y, low=m.trend[low] / y,
@@ -174,13 +184,14 @@ def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
         rise_noise=rise / noise, rise_low=rise / max(m.trend[low], TINY * y),
         slope_third=slope(third) * n / max(m.end, TINY * y),
         slope_tenth=slope(m.tail(0.1)) * n / max(m.end, TINY * y),
-        slope_noise=slope(third) * len(third) / noise, noise_level=m.noise / level,
+        slope_noise=slope(third) * len(third) / noise, ahead=_ahead(m) / max(m.end, TINY * y),
+        ahead_yard=_ahead(m) / y, noise_level=m.noise / level,
         noise_signal=m.noise / max(m.signal, TINY * y),
         spikes=len(m.spikes(SPIKE_WIDTHS)) / n,
         log_end=_log(m.end) if shift == 0 else MISSING,
         log_start=_log(m.raw[0]) if shift == 0 else MISSING,
-        **_train_features(m, t, y), **_acc_features(acc, run.classes),
-        chance_known=float(chance is not None),
+        **_train_features(m, t, y), **_acc_features(acc, classes),
+        chance_known=known,
         end_over_chance=(m.end - shift) / chance if chance else MISSING)
     return Features(**{k: v if v == MISSING else max(-CLIP, min(CLIP, v))
                        for k, v in values.items()})
@@ -188,7 +199,7 @@ def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
 
 def _train_features(m: Series, t: Series | None, y: float) -> dict[str, float]:
     names = ("train_end", "train_over_val", "gap_change", "train_slope", "train_climb",
-             "train_growth")
+             "train_growth", "train_ahead")
     if t is None:
         return {"has_train": 0.0, **dict.fromkeys(names, MISSING)}
     low = min(m.low, len(t) - 1)
@@ -199,7 +210,31 @@ def _train_features(m: Series, t: Series | None, y: float) -> dict[str, float]:
             "train_over_val": t.end / max(m.end, TINY * y), "gap_change": (gap_end - gap_low) / y,
             "train_slope": slope(t.tail(1 / 3)) * len(t) / max(t.end, TINY * y),
             "train_climb": (t.trend[-1] - t.trend[tlow]) / max(fell, TINY * y),
-            "train_growth": math.log10(max(t.trend[-1], TINY) / max(t.trend[0], TINY))}
+            "train_growth": math.log10(max(t.trend[-1], TINY) / max(t.trend[0], TINY)),
+            "train_ahead": _ahead(t) / max(t.end, TINY * y)}
+
+
+#: "Three times its length again": the oracle's runs train on to 4x their visible epochs.
+AHEAD_THIRDS = 9
+
+
+def _ahead(s: Series) -> float:
+    """What the curve would still lose over ``AHEAD_THIRDS`` more thirds of its length if
+    each third's fall stayed the share of the previous third's fall that the last one was
+    (a geometric series; a fall that did not slow goes on unchanged). 0 when the last third
+    did not fall, or the curve is too short to have thirds."""
+    k = len(s) // 3
+    if k < 2:
+        return 0.0
+    parts = [statistics.median(s.trend[i * k:(i + 1) * k]) for i in range(2)]
+    parts.append(statistics.median(s.trend[-k:]))
+    before, last = parts[0] - parts[1], parts[1] - parts[2]
+    if last <= 0:
+        return 0.0
+    ratio = min(last / before, 1.0) if before > 0 else 1.0
+    if ratio >= 1.0:
+        return last * AHEAD_THIRDS
+    return last * ratio * (1 - ratio ** AHEAD_THIRDS) / (1 - ratio)
 
 
 def _acc_features(acc: list[float], classes: int | None) -> dict[str, float]:
@@ -210,6 +245,17 @@ def _acc_features(acc: list[float], classes: int | None) -> dict[str, float]:
     return {"has_acc": 1.0, "acc_end": end, "acc_best": max(acc), "acc_first": acc[0],
             "acc_drop": max(acc) - end,
             "acc_over_chance": end * classes if classes and classes > 1 else MISSING}
+
+
+def chance_classes(classes: int | None, acc: list[float]) -> tuple[int | None, float]:
+    """The class count K, and how it is known (see ``Features.chance_known``): given, or
+    read off the first accuracy, which a network that has learnt nothing logs near 1/K
+    (trusted from 1/2 down to 1/1000)."""
+    if classes and classes > 1:
+        return classes, 1.0
+    if acc and 0.001 <= acc[0] <= 0.55:
+        return max(2, round(1 / acc[0])), 0.5
+    return None, 0.0
 
 
 def fractions(acc: Sequence[float | None]) -> list[float]:

@@ -19,9 +19,9 @@ from nnfoundations.history import StopKind
 
 #: dying_relu: a layer where at least this share of units never fired on the sample.
 DEAD_SHARE = 0.5
-#: vanishing_gradients: first/last layer gradient norm ratio below this (AUTOTRAINER's
-#: ratio; the first layer learns a thousand times slower, dead units or not).
-VANISH_RATIO = 1e-3
+#: vanishing_gradients: first/last layer gradient norm ratio below this, and the first
+#: layer's norm below ``VANISH_NORM`` (AUTOTRAINER), dead units or not.
+VANISH_RATIO, VANISH_NORM = 1e-3, 1e-4
 #: exploding_gradients: the ratio above this (AUTOTRAINER), or a norm this many times its
 #: first epoch's.
 EXPLODE_RATIO, EXPLODE_GROWTH = 70.0, 100.0
@@ -115,7 +115,7 @@ def _gradients(telemetry: list[dict[str, Any]], blew_up: bool) -> list[Finding]:
                         fix)]
     growth = max((last[k] / first[k] for k in layers if first[k] > 0), default=1.0)
     ratio = last[layers[0]] / last[layers[-1]] if last[layers[-1]] > 0 else math.inf
-    if len(layers) > 1 and ratio < VANISH_RATIO:
+    if len(layers) > 1 and ratio < VANISH_RATIO and last[layers[0]] < VANISH_NORM:
         return [Finding(FindingKind.VANISHING_GRADIENTS, f"the first layer's gradient norm "
                         f"{last[layers[0]]:.2g} is {ratio:.2g} of the last layer's",
                         "use fewer layers, residual connections or normalisation")]

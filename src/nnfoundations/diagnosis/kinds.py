@@ -158,7 +158,8 @@ def _level(f: dict[str, Figure]) -> str:
 
 
 def _rise(f: dict[str, Figure]) -> str:
-    if not f["since"]:
+    since, change = f["since"], f["change"]
+    if not isinstance(since, int) or since < 3 or not isinstance(change, float) or change <= 0:
         return f"the {f['curve']} is lowest at its last epochs ({_g(f['low'])}, epoch " \
             f"{f['low_epoch']}): it has not turned up"
     return f"the {f['curve']} was lowest at epoch {f['low_epoch']} ({_g(f['low'])}) and ends " \

@@ -17,6 +17,7 @@ so the diagnosis does not pretend to judge it.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from os import PathLike
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations.diagnosis.curves import Curves
-from nnfoundations.diagnosis.features import SPIKE_WIDTHS, Reading, read
+from nnfoundations.diagnosis.features import SPIKE_WIDTHS, Reading, chance_classes, read
 from nnfoundations.diagnosis.findings import findings
 from nnfoundations.diagnosis.kinds import Diagnosis, Evidence, Reason, Verdict
 from nnfoundations.diagnosis.model import Prediction, shipped
@@ -138,8 +139,49 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
         return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
             Evidence.TOO_SHORT, {"points": len(reading.monitored),
                                  "needed": model.min_points})])
+    definite = _definite(run, reading, best)
+    if definite is not None:
+        return definite
     prediction = model.predict(reading.features)
+    if _learnt(run, reading):  # a run that learnt is never "diverged": the next verdict
+        probs = {k: v for k, v in prediction.probabilities.items() if k != Verdict.DIVERGED}
+        total = sum(probs.values())
+        prediction = Prediction({k: v / total for k, v in probs.items()},
+                                prediction.contributions)
     return _answer(run, reading, prediction, best, model.abstain_below)
+
+
+def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
+    """Diverged by the oracle's own definition, with no model asked: the loss ended on
+    non-finite values (training never recovered), or it ends far above chance level (1.5x
+    ``log K``) with the training loss above chance and the accuracy still at chance (under
+    1.5/K): worse than guessing, and not learning."""
+    f = r.features
+    if f.nonfinite_tail:
+        return Diagnosis(Verdict.DIVERGED, 0.99, best, best,
+                         [Reason(Evidence.NON_FINITE, _non_finite(run, r, ""))])
+    classes, _ = chance_classes(run.classes, r.acc)
+    if not (classes and r.acc):
+        return None
+    chance = math.log(classes)
+    train_high = r.train is None or r.value(r.train.end) > chance
+    if r.value(r.monitored.end) > 1.5 * chance and train_high and \
+            statistics.median(r.acc[-3:]) < 1.5 / classes:
+        curve = "validation loss" if run.has_val else "training loss"
+        return Diagnosis(Verdict.DIVERGED, 0.99, best, None, [
+            Reason(Evidence.CHANCE, {**_chance(run, r, curve), "classes": classes,
+                                     "chance": chance}),
+            Reason(Evidence.ACCURACY, _accuracy(run, r, curve))])
+    return None
+
+
+def _learnt(run: Curves, r: Reading) -> bool:
+    """Whether the accuracy ends at twice chance or more while the training loss fell: the
+    model learnt something, so whatever happened, it did not diverge."""
+    classes, _ = chance_classes(run.classes, r.acc)
+    if not classes or not r.acc or r.train is None:
+        return False
+    return statistics.median(r.acc[-3:]) >= 2 / classes and r.train.end < r.train.raw[0]
 
 
 def _answer(run: Curves, reading: Reading, prediction: Prediction, best: int | float,
@@ -168,51 +210,80 @@ def _reasons(run: Curves, reading: Reading, shares: dict[str, float]) -> list[Re
     return [Reason(k, _figures(k, run, reading), round(weight[k], 4)) for k in top[:MAX_REASONS]]
 
 
-def _figures(kind: Evidence, run: Curves, r: Reading) -> dict[str, float | int | str | None]:
-    """The figures a reason of ``kind`` shows, in the log's own units and epochs."""
-    m, t = r.monitored, r.train
-    curve = "validation loss" if run.has_val else "training loss"
+Figures = dict[str, float | int | str | None]
 
-    def epoch(k: int) -> int | float:
-        return run.epoch_label(m.at[k])
-    if kind == Evidence.LENGTH:
-        return {"points": len(m)}
-    if kind == Evidence.NON_FINITE:
-        bad = [k for k, v in enumerate(run.val if run.has_val else run.train)
-               if v is not None and not math.isfinite(v)]
-        return {"count": len(bad), "first": run.epoch_label(bad[0]) if bad else None,
-                "tail": bool(r.features.nonfinite_tail)}
-    if kind == Evidence.LEVEL:
-        start = r.value(r.yardstick)
-        return {"curve": curve, "start": start, "end": r.value(m.end),
-                "ratio": m.end / r.yardstick}
-    if kind == Evidence.RISE:
-        low = m.low
-        return {"curve": curve, "low": r.value(m.trend[low]), "low_epoch": epoch(low),
-                "end": r.value(m.end), "since": len(m) - 1 - low,
-                "change": (m.end - m.trend[low]) / max(abs(m.trend[low]), 1e-300)}
-    if kind == Evidence.SLOPE:
-        third = m.tail(1 / 3)
-        return {"curve": curve, "points": len(third), "from": r.value(third[0]),
-                "to": r.value(third[-1]), "change": (third[-1] - third[0]) /
-                max(abs(third[0]), 1e-300)}
-    if kind == Evidence.NOISE:
-        return {"curve": curve, "noise": m.noise, "signal": m.signal}
-    if kind == Evidence.SPIKES:
-        spikes = m.spikes(SPIKE_WIDTHS)
-        return {"curve": curve, "count": len(spikes),
-                "epochs": ", ".join(str(epoch(k)) for k in spikes[:6])}
-    if kind == Evidence.GAP:
-        return {"train_end": r.value(t.end) if t else None, "val_end": r.value(m.end),
-                "ratio": t.end / m.end if t and m.end else None}
-    if kind == Evidence.TRAINING:
-        if t is None:
-            return {"start": None}
-        return {"start": r.value(t.raw[0]), "low": r.value(t.trend[t.low]),
-                "low_epoch": run.epoch_label(t.at[t.low]), "end": r.value(t.end)}
-    if kind == Evidence.ACCURACY:
-        acc = r.acc
-        return {"first": acc[0], "best": max(acc), "end": acc[-1]} if acc else {"end": None}
+
+def _figures(kind: Evidence, run: Curves, r: Reading) -> Figures:
+    """The figures a reason of ``kind`` shows, in the log's own units and epochs."""
+    return _FIGURES[kind](run, r, "validation loss" if run.has_val else "training loss")
+
+
+def _length(run: Curves, r: Reading, curve: str) -> Figures:
+    return {"points": len(r.monitored)}
+
+
+def _non_finite(run: Curves, r: Reading, curve: str) -> Figures:
+    bad = [k for k, v in enumerate(run.val if run.has_val else run.train)
+           if v is not None and not math.isfinite(v)]
+    return {"count": len(bad), "first": run.epoch_label(bad[0]) if bad else None,
+            "tail": bool(r.features.nonfinite_tail)}
+
+
+def _level(run: Curves, r: Reading, curve: str) -> Figures:
+    m = r.monitored
+    return {"curve": curve, "start": r.value(r.yardstick), "end": r.value(m.end),
+            "ratio": m.end / r.yardstick}
+
+
+def _rise(run: Curves, r: Reading, curve: str) -> Figures:
+    m, low = r.monitored, r.monitored.low
+    return {"curve": curve, "low": r.value(m.trend[low]), "low_epoch": run.epoch_label(m.at[low]),
+            "end": r.value(m.end), "since": len(m) - 1 - low,
+            "change": (m.end - m.trend[low]) / max(abs(m.trend[low]), 1e-300)}
+
+
+def _slope(run: Curves, r: Reading, curve: str) -> Figures:
+    third = r.monitored.tail(1 / 3)
+    return {"curve": curve, "points": len(third), "from": r.value(third[0]),
+            "to": r.value(third[-1]), "change": (third[-1] - third[0]) / max(abs(third[0]),
+                                                                            1e-300)}
+
+
+def _noise(run: Curves, r: Reading, curve: str) -> Figures:
+    return {"curve": curve, "noise": r.monitored.noise, "signal": r.monitored.signal}
+
+
+def _spikes(run: Curves, r: Reading, curve: str) -> Figures:
+    spikes = r.monitored.spikes(SPIKE_WIDTHS)
+    return {"curve": curve, "count": len(spikes),
+            "epochs": ", ".join(str(run.epoch_label(r.monitored.at[k])) for k in spikes[:6])}
+
+
+def _gap(run: Curves, r: Reading, curve: str) -> Figures:
+    t, m = r.train, r.monitored
+    return {"train_end": r.value(t.end) if t else None, "val_end": r.value(m.end),
+            "ratio": t.end / m.end if t and m.end else None}
+
+
+def _training(run: Curves, r: Reading, curve: str) -> Figures:
+    t = r.train
+    if t is None:
+        return {"start": None}
+    return {"start": r.value(t.raw[0]), "low": r.value(t.trend[t.low]),
+            "low_epoch": run.epoch_label(t.at[t.low]), "end": r.value(t.end)}
+
+
+def _accuracy(run: Curves, r: Reading, curve: str) -> Figures:
+    return {"first": r.acc[0], "best": max(r.acc), "end": r.acc[-1]} if r.acc else {"end": None}
+
+
+def _chance(run: Curves, r: Reading, curve: str) -> Figures:
     chance = math.log(run.classes) if run.classes and run.classes > 1 else None
     return {"curve": curve, "classes": run.classes if chance else None, "chance": chance,
-            "end": r.value(m.end)}
+            "end": r.value(r.monitored.end)}
+
+
+_FIGURES = {Evidence.LENGTH: _length, Evidence.NON_FINITE: _non_finite, Evidence.LEVEL: _level,
+            Evidence.RISE: _rise, Evidence.SLOPE: _slope, Evidence.NOISE: _noise,
+            Evidence.SPIKES: _spikes, Evidence.GAP: _gap, Evidence.TRAINING: _training,
+            Evidence.ACCURACY: _accuracy, Evidence.CHANCE: _chance}

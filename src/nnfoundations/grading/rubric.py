@@ -80,7 +80,8 @@ def manual(question: str, answer: str) -> list[Check]:
 # -- section 2 --------------------------------------------------------------------------------
 
 def expected_layers(input_size: int, hidden: list[int], output: int, rate: float) -> list[Any]:
-    """The assignment's architecture for one call of ``build_model``, as the child reports layers."""
+    """The assignment's architecture for one call of ``build_model``, as the child reports
+    layers."""
     layers: list[Any] = []
     prev = input_size
     for h in hidden:

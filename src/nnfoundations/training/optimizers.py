@@ -9,10 +9,10 @@ import torch
 import torch.nn as nn
 
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations.training.names import OPTIMIZER_NAMES
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-}
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = dict(zip(
+    OPTIMIZER_NAMES, (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD), strict=True))
 OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
 
 

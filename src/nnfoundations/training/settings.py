@@ -11,10 +11,10 @@ import torch.nn as nn
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.history import LossKind
+from nnfoundations.training.names import ENGINES
 from nnfoundations.training.optimizers import OptimizerSpec, optimizer_name
 
 #: How ``fit`` computes gradients: the matrix path where it applies, autograd, or either.
-ENGINES = ("auto", "autograd", "matrix")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Dead ReLU units: the assignment's 1.2.3 (an inactive ReLU passes no gradient) at network scale."""
+"""Dead ReLU units: the assignment's 1.2.3 (an inactive ReLU passes no gradient) at network
+scale."""
 
 from __future__ import annotations
 
