@@ -255,28 +255,31 @@ display(Image(filename=str(plot_comparison(runs, "batch_sizes.png"))))
 # The loop of Part 2 is `nnfoundations.fit`: for each epoch, one `train_one_step` per shuffled
 # mini-batch, then `evaluate` on the validation set.
 #
-# **3.2.1** The seed's two plots are missing, so we make two real runs on the digits data that
+# **3.2.1** The assignment's two plots are missing, so we make two real runs on the digits data that
 # show the two failure modes: **Model A** has a one-unit bottleneck; **Model B** is a large
-# network trained on only 60 examples without dropout. Their curves and the diagnosis
+# network trained on only 100 examples without dropout. Their curves and the diagnosis
 # computed from them:
 
 # %%
-model_a, history_a = run([1], 64, 40, lr=1e-2)
+model_a, history_a = run([1], 64, 80, lr=3e-2)
 display(Image(filename=str(plot_history(history_a, "model_a.png"))))
 print("Model A:", diagnose(history_a))
 
 # %%
-model_b, history_b = run([256, 256], 16, 100, n_train=60, lr=3e-3)
+model_b, history_b = run([256, 256], 16, 60, n_train=100, lr=1e-2)
 display(Image(filename=str(plot_history(history_b, "model_b.png"))))
 print("Model B:", diagnose(history_b))
 
 # %% [markdown]
-# **Model A diagnosis:** underfitting. Both losses fall, but ever more slowly: the last epochs
-# bring only a small share of the fall (the diagnosis prints it), and both end high, a large
-# share of the chance-level loss, the training loss as high as the validation loss. The
-# one-unit layer cannot represent the ten classes, so even the training data is not fitted;
-# more epochs would gain little. More capacity, not more data, is what it needs. A dead-unit
-# count shows how narrow the bottleneck is:
+# **Model A diagnosis:** underfitting. Both losses level off high, a large share of the
+# chance-level loss, the training loss as high as the validation loss, and the accuracy stays
+# far from what digits allow. The fitted diagnosis leans the same way (underfitting is its
+# most likely verdict) but, below the confidence at which its verdicts are right more often
+# than not, it says it cannot tell on the curves alone: a plateau at two thirds of chance can
+# also be a hard task. What settles it is the model: the one-unit layer cannot represent the
+# ten classes, so even the training data is not fitted, and more epochs would gain little.
+# More capacity, not more data, is what it needs. A dead-unit count shows how narrow the
+# bottleneck is:
 
 # %%
 for layer in dead_units(model_a, train[0]):
@@ -286,7 +289,7 @@ for layer in dead_units(model_a, train[0]):
 # **Model B diagnosis:** overfitting. The training loss falls to almost zero while the
 # validation loss reaches its minimum early and then rises, far beyond its epoch-to-epoch
 # noise and for many epochs: the gap between the curves grows, because the model memorises its
-# 60 training examples instead of learning the digits. The epoch to keep is the minimum.
+# 100 training examples instead of learning the digits. The epoch to keep is the minimum.
 #
 # **3.2.2** **Your response:** a model performs well when both curves fall and then level off
 # together, with the validation loss close to the training loss and no longer rising. To

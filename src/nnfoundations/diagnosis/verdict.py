@@ -236,10 +236,10 @@ def _level(run: Curves, r: Reading, curve: str) -> Figures:
 
 
 def _rise(run: Curves, r: Reading, curve: str) -> Figures:
-    m, low = r.monitored, r.monitored.low
-    return {"curve": curve, "low": r.value(m.trend[low]), "low_epoch": run.epoch_label(m.at[low]),
-            "end": r.value(m.end), "since": len(m) - 1 - low,
-            "change": (m.end - m.trend[low]) / max(abs(m.trend[low]), 1e-300)}
+    m, best = r.monitored, r.monitored.best  # the best epoch itself, as the report names it
+    return {"curve": curve, "low": r.value(m.raw[best]), "low_epoch": run.epoch_label(m.at[best]),
+            "end": r.value(m.end), "since": len(m) - 1 - best,
+            "change": (m.end - m.raw[best]) / max(abs(m.raw[best]), 1e-300)}
 
 
 def _slope(run: Curves, r: Reading, curve: str) -> Figures:
