@@ -11,8 +11,9 @@ import torch
 from nnfoundations import History, build_model, diagnose, fit
 from nnfoundations.app.cli import main
 from nnfoundations.app.formats import load_digits
-from nnfoundations.diagnosis import Curves, Evidence, Reason, Verdict
-from nnfoundations.diagnosis.model import shipped
+from nnfoundations.diagnosis import Curves, Evidence, Reason, Verdict, verdict
+from nnfoundations.diagnosis.features import read
+from nnfoundations.diagnosis.model import Prediction, shipped
 from nnfoundations.diagnosis.stats import running_median
 from nnfoundations.history import StopKind
 
@@ -136,14 +137,16 @@ def test_fewer_than_three_epochs_are_too_few_to_read(n):
 
 
 def test_an_even_split_between_verdicts_is_insufficient_evidence():
-    model = shipped()
-    flat = [1.0 + 0.01 * ((k * 7) % 5) for k in range(12)]
-    d = diagnose(curves(flat, flat))
-    if d.verdict == Verdict.INSUFFICIENT_EVIDENCE:
-        assert d.reasons[0].kind == Evidence.SPLIT and d.confidence == pytest.approx(
-            1 - d.reasons[0].figures["p_first"], abs=0.006)
-    else:
-        assert d.confidence >= model.abstain_below
+    run = CLEAR[Verdict.GOOD_FIT]
+    reading = read(run)
+    probs = {"good_fit": 0.45, "not_converged": 0.40, "underfitting": 0.15}
+    split = Prediction(probs, {v: {} for v in probs})
+    d = verdict._answer(run, reading, split, 40, needed=shipped().abstain_below)
+    assert d.verdict == Verdict.INSUFFICIENT_EVIDENCE and d.confidence == 0.45
+    assert d.reasons[0].kind == Evidence.SPLIT
+    assert (d.reasons[0].figures["first"], d.reasons[0].figures["second"]) == \
+        ("good_fit", "not_converged")
+    assert str(d).startswith("verdict: insufficient evidence (best guess good fit, 45%)")
 
 
 def test_no_validation_curve_is_insufficient_evidence():

@@ -58,6 +58,10 @@ class Table:
         return self.y
 
 
+#: IDX files of more dimensions are refused: labels have 1, images 3, and a header of 255
+#: dimensions is a corrupt file, not data.
+MAX_IDX_DIMS = 8
+
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""
     X, y = _sklearn_digits(return_X_y=True)
@@ -302,6 +306,7 @@ def _read_npz(path: Path, need_labels: bool) -> Table:
             np.issubdtype(X.dtype, np.complexfloating):
         raise InvalidValueError(f"{path}: X must be a real array of shape (n, ...), got "
                                 f"{X.dtype} {X.shape}")
+    _some_rows(path, X)
     X = X.reshape(len(X), -1).astype(np.float64)
     _finite(path, X, lambda i, j: f"X row {i}, feature {j}")
     y = arrays.get("y")
@@ -325,6 +330,7 @@ def _read_npy(path: Path, labels: str | None, need_labels: bool) -> Table:
             np.issubdtype(X.dtype, np.complexfloating):
         raise InvalidValueError(f"{features}: X must be a real array of shape (n, ...), got "
                                 f"{X.dtype} {X.shape}")
+    _some_rows(features, X)
     X = X.reshape(len(X), -1)  # a view: still memory-mapped
     for start in range(0, len(X), CHECK_ROWS):  # checked in chunks: never whole in memory
         _finite(features, np.asarray(X[start: start + CHECK_ROWS]), _row_namer(start))
@@ -373,6 +379,9 @@ def read_idx(path: Path) -> np.ndarray:
             if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
                 raise InvalidValueError(f"{path} is neither .csv, .npz nor an IDX file (bad "
                                         "magic number)")
+            if not 1 <= head[3] <= MAX_IDX_DIMS:
+                raise InvalidValueError(f"{path}: an IDX file of {head[3]} dimensions; labels "
+                                        f"have 1, images 3 (at most {MAX_IDX_DIMS} are read)")
             dims = [int.from_bytes(f.read(4), "big") for _ in range(head[3])]
             dtype = np.dtype(_IDX_TYPES[head[2]])
             expected = math.prod(dims) * dtype.itemsize
@@ -385,6 +394,12 @@ def read_idx(path: Path) -> np.ndarray:
                                 "but the data that follows is shorter or longer: the file is "
                                 "truncated or corrupt")
     return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _some_rows(path: Path, X: np.ndarray) -> None:
+    """Refuse an array of no examples before anything reshapes it."""
+    if len(X) == 0:
+        raise InvalidValueError(f"{path} holds no examples (0 rows)")
 
 
 def _plausible(path: Path, dims: list[int], expected: int, header: int, packed: bool) -> None:
@@ -412,6 +427,7 @@ def _read_idx_pair(path: Path, labels: str | None, need_labels: bool) -> Table:
     images = read_idx(path)
     if images.ndim < 2:
         raise InvalidValueError(f"{path} holds {images.ndim}-d data, not images (n, rows, cols)")
+    _some_rows(path, images)
     X = images.reshape(len(images), -1).astype(np.float64)
     if images.dtype == np.uint8:
         X /= 255.0  # pixels to [0, 1]

@@ -369,7 +369,8 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, label: str | None
         if _fingerprint(source) != saved["sha256"]:
             raise InvalidValueError(f"{source} has changed since the run was trained; give the "
                                     "data to score with --data")
-        table = table.rows(np.asarray(saved["test_index"], dtype=np.int64))
+        table = table.rows(_test_rows(Path(run_dir) / "split.json", saved["test_index"],
+                                      len(table.X)))
     elif _fingerprint(data) == saved.get("sha256"):
         warnings.warn(f"{data} is the data the run was trained on: its training rows are scored "
                       "too, so the scores are optimistic (leave out --data to score the run's "
@@ -404,8 +405,36 @@ def _saved_split(run_dir: Path, required: bool = False) -> dict[str, Any]:
             return {}
         raise InvalidValueError(f"{run_dir} has no split.json (a run of an older nnf): give "
                                 "the data to score with --data")
-    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise InvalidValueError(f"{path} is damaged: not JSON ({err})") from None
+    if not isinstance(saved, dict):
+        raise InvalidValueError(f"{path} is damaged: it holds a {type(saved).__name__}, not an "
+                                "object")
+    for key, kinds in _SPLIT_KEYS.items():
+        if key in saved and not isinstance(saved[key], kinds):
+            raise InvalidValueError(f"{path} is damaged: {key!r} is {str(saved[key])[:40]!r}")
+    missing = [k for k in _SPLIT_KEYS if k not in saved]
+    if missing and required:
+        raise InvalidValueError(f"{path} is damaged: it lacks {missing}; give the data to "
+                                "score with --data")
     return saved
+
+
+#: What a split.json holds, and the types each value may have.
+_SPLIT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "data": str, "sha256": str, "label": (str, type(None)), "labels": (str, type(None)),
+    "test_index": list}
+
+
+def _test_rows(path: Path, index: list[Any], n: int) -> np.ndarray:
+    """The saved test rows, checked: whole numbers within the data's ``n`` rows."""
+    if not index or not all(type(i) is int and 0 <= i < n for i in index):
+        bad = next((i for i in index if not (type(i) is int and 0 <= i < n)), "none")
+        raise InvalidValueError(f"{path} is damaged: a test index must be a row number from 0 "
+                                f"to {n - 1}, got {str(bad)[:40]!r}")
+    return np.asarray(index, dtype=np.int64)
 
 
 def predict_run(run_dir: str | Path, data: str, label: str | None = None,

@@ -92,7 +92,9 @@ class Diagnosis:
 
     Attributes:
         verdict: a :class:`Verdict`.
-        confidence: the calibrated probability that the verdict is right.
+        confidence: the calibrated probability that the verdict is right (for
+            ``insufficient_evidence`` after a split, its best guess's probability; 1 where
+            the log lacks what a verdict needs).
         best_epoch: the epoch of the lowest monitored loss (None if there is none).
         stop_epoch: the epoch to keep (None when no epoch is worth keeping).
         reasons: the evidence, most decisive first.
@@ -113,7 +115,11 @@ class Diagnosis:
     probabilities: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        lines = [f"verdict: {self.verdict.replace('_', ' ')} (confidence {self.confidence:.2f})"]
+        guess = next((r.figures["first"] for r in self.reasons if r.kind == Evidence.SPLIT),
+                     None)
+        how = f"best guess {str(guess).replace('_', ' ')}, {self.confidence:.0%}" if guess \
+            else f"confidence {self.confidence:.2f}"
+        lines = [f"verdict: {self.verdict.replace('_', ' ')} ({how})"]
         if self.best_epoch is not None:
             lines.append(f"best epoch: {self.best_epoch}")
         stop = "none (no epoch is worth keeping)" if self.stop_epoch is None else \

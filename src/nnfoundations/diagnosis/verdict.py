@@ -154,8 +154,8 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
 def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
     """Diverged by the oracle's own definition, with no model asked: the loss ended on
     non-finite values (training never recovered), or it ends far above chance level (1.5x
-    ``log K``) with the training loss above chance and the accuracy still at chance (under
-    1.5/K): worse than guessing, and not learning."""
+    ``log K``), no lower than it started, with the training loss above chance and the
+    accuracy still at chance (under 1.5/K): worse than guessing, and not learning."""
     f = r.features
     if f.nonfinite_tail:
         return Diagnosis(Verdict.DIVERGED, 0.99, best, best,
@@ -165,7 +165,8 @@ def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
         return None
     chance = math.log(classes)
     train_high = r.train is None or r.value(r.train.end) > chance
-    if r.value(r.monitored.end) > 1.5 * chance and train_high and \
+    m = r.monitored
+    if r.value(m.end) > 1.5 * chance and m.end >= m.raw[0] and train_high and \
             statistics.median(r.acc[-3:]) < 1.5 / classes:
         curve = "validation loss" if run.has_val else "training loss"
         return Diagnosis(Verdict.DIVERGED, 0.99, best, None, [
@@ -195,7 +196,7 @@ def _answer(run: Curves, reading: Reading, prediction: Prediction, best: int | f
         split = Reason(Evidence.SPLIT, {"first": ranked[0], "p_first": confidence,
                                         "second": ranked[1], "p_second": probs[ranked[1]],
                                         "needed": needed})
-        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, round(1 - confidence, 2), best, best,
+        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, round(confidence, 2), best, best,
                          [split, *reasons], probabilities=rounded)
     keep = None if verdict == Verdict.DIVERGED and reading.features.nonfinite_tail else best
     return Diagnosis(verdict, round(confidence, 2), best, keep, reasons, probabilities=rounded)
