@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --quiet --constraint constraints.txt
 # PyTorch's CPU wheel index to install the CPU build first.
 TORCH_INDEX ?=
 
-.PHONY: run test test-fast bench corpus fit-diagnosis notebook clean
+.PHONY: run test test-fast bench corpus fit-diagnosis notebook docs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"Python 3.11+ is required; {sys.executable} is {v.major}.{v.minor}")'
@@ -48,6 +48,10 @@ fit-diagnosis: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/bench.py
+
+# the README's figure, made by the code it shows
+docs: $(VENV)/.run-installed
+	$(BIN)/python docs/make_curves.py > /dev/null
 
 notebook: $(VENV)/.dev-installed
 	$(BIN)/python assignment/build_notebook.py

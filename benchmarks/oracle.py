@@ -10,8 +10,8 @@ the test loss ``R`` of a reference model (the best of a small sweep on the same 
 Margins are shares of ``B``, so a wiggle of a loss near zero never counts. In this order:
 
 - **diverged**: a loss became non-finite in the visible epochs; or the held-out loss ends
-  above 1.5 B, no lower than where it started, with the training loss above B and never
-  below B however long it trains on: worse than guessing, and it stays so.
+  above 1.5 B with the training loss above B and never below B however long it trains on:
+  worse than guessing, and it stays so.
 - **unstable**: the training loss climbed back, persistently (its 5-point running median),
   by a third of what it had fallen and 10% of B.
 - **overfitting**: the held-out loss rose past its best by 10% of it and 3% of B, its best at
@@ -124,8 +124,7 @@ def label(record: dict[str, Any]) -> Label:
     if not all(v is not None and math.isfinite(v) for v in (*mean_train, *s["val"][:n])):
         return done("diverged")
     trained = [v for v in s["train"] if v is not None and math.isfinite(v)]
-    if Tv[-1] > DIVERGED_B * B and Tv[-1] >= Tv[0] and mean_train[-1] > B and \
-            (not finite_all or min(trained) > B):
+    if Tv[-1] > DIVERGED_B * B and mean_train[-1] > B and (not finite_all or min(trained) > B):
         return done("diverged")
     if _climbed(mean_train, B):
         return done("unstable")

@@ -193,8 +193,8 @@ class History:
             raise InvalidValueError(f"no such file: {path}")
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise InvalidValueError(f"{path} is not valid JSON: {err}") from None
+        except (ValueError, UnicodeDecodeError) as err:  # ValueError: ints of 5,000 digits
+            raise InvalidValueError(f"{path} is not valid JSON: {str(err).split(';')[0]}") from None
         except RecursionError:
             raise InvalidValueError(f"{path} is nested too deeply to be a History") from None
         return cls.from_dict(data)

@@ -11,6 +11,7 @@ import gzip
 import math
 import os
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from sklearn.datasets import load_digits as _sklearn_digits
 
 from nnfoundations._errors import InvalidValueError, first_line
+from nnfoundations._files import csv_delimiter
 
 #: IDX element types: code -> (NumPy big-endian dtype, scale to [0, 1] for images).
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -61,6 +63,9 @@ class Table:
 #: IDX files of more dimensions are refused: labels have 1, images 3, and a header of 255
 #: dimensions is a corrupt file, not data.
 MAX_IDX_DIMS = 8
+
+#: The widest CSV read: columns, and characters of its header line.
+MAX_COLUMNS, MAX_HEADER_CHARS = 1_000_000, 64 * 2**20
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Return scikit-learn's bundled digits: 1,797 8x8 images as ``(X, y)``; no download."""
@@ -151,13 +156,14 @@ def _csv_cells(path: Path, drop: list[str]) -> tuple[list[str], list[list[str]]]
         if len(row) != len(header):
             raise InvalidValueError(f"{path} line {k}: {len(row)} cells, but the header has "
                                     f"{len(header)} columns")
-    repeated = sorted({h for h in header if header.count(h) > 1})
+    repeated = sorted(h for h, n in Counter(header).items() if n > 1)
     if repeated:
         raise InvalidValueError(f"{path}: the column name(s) {repeated} appear more than once")
     unknown = [name for name in drop if name not in header]
     if unknown:
         raise InvalidValueError(f"{path}: --drop names columns it does not have: {unknown}")
-    keep = [j for j, name in enumerate(header) if name not in drop]
+    dropped = set(drop)
+    keep = [j for j, name in enumerate(header) if name not in dropped]
     return [header[j] for j in keep], [[row[j] for j in keep] for row in body]
 
 
@@ -188,12 +194,16 @@ def _continuous(y: np.ndarray) -> bool:
 
 
 def _delimiter(f: TextIO) -> str:
-    """The separator of a CSV (comma, semicolon or tab), read off its header line."""
-    header = f.readline()
+    """The separator of a CSV, read off its header line (the file is rewound); a header of
+    more than :data:`MAX_COLUMNS` columns is refused before any row is parsed."""
+    header = f.readline(MAX_HEADER_CHARS + 1)
     f.seek(0)
-    counts = {d: header.count(d) for d in ",;\t"}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
+    delimiter = csv_delimiter(header)
+    if len(header) > MAX_HEADER_CHARS or header.count(delimiter) >= MAX_COLUMNS:
+        raise InvalidValueError(f"{f.name}: its header has more than {MAX_COLUMNS:,} columns "
+                                "(or is over 64 MB); that many features is not a table this "
+                                "trains on")
+    return delimiter
 
 
 def _label_column(path: Path, header: list[str], label: str | None, need_labels: bool,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from nnfoundations import _checks
+from nnfoundations._errors import InvalidValueError
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:
@@ -34,7 +35,7 @@ def launch(argv: Sequence[str], nproc: int) -> int:
     through ``torch.distributed.run`` (one node, a rendezvous on 127.0.0.1 at a free port;
     torchrun gives each process one thread), and return its exit status. Each process joins
     the group and trains its shard; rank 0 alone writes the run."""
-    nproc = _checks.positive_int("--nproc", nproc)
+    nproc = _check_nproc(_checks.positive_int("--nproc", nproc))
     command = [sys.executable, "-P", "-m", "torch.distributed.run", "--nnodes=1",
                "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
                f"--nproc-per-node={nproc}", "-m", "nnfoundations",
@@ -47,6 +48,25 @@ def launch(argv: Sequence[str], nproc: int) -> int:
     if proc.returncode == 0:
         return 0
     return 2 if errors else proc.returncode or 1
+
+
+#: The most processes per core that --nproc starts, and the memory each needs (torch alone).
+PER_CORE, PROCESS_BYTES = 4, 400 * 2**20
+
+
+def _check_nproc(nproc: int) -> int:
+    """Refuse, before anything starts, more processes than this machine can run: more than
+    :data:`PER_CORE` a core, or more than its available memory holds."""
+    cores = os.cpu_count() or 1
+    if nproc > PER_CORE * cores:
+        raise InvalidValueError(f"--nproc {nproc} is more than this machine can run: it has "
+                                f"{cores} core(s); at most {PER_CORE * cores} processes")
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    if nproc * PROCESS_BYTES > available:
+        raise InvalidValueError(f"--nproc {nproc} needs about {nproc * PROCESS_BYTES / 2**30:.1f} "
+                                f"GiB (torch in each process); {available / 2**30:.1f} GiB are "
+                                "free")
+    return nproc
 
 
 def _relay(stream: IO[str] | None) -> list[str]:

@@ -178,7 +178,15 @@ def encode_labels(raw: np.ndarray) -> tuple[np.ndarray, list]:
         plain Python values, so they can be saved and mapped back.
     """
     classes, indices = np.unique(raw, return_inverse=True)
+    if len(classes) > max(MIN_TOO_MANY, len(raw) // 2):
+        raise InvalidValueError(f"{len(classes):,} classes in {len(raw):,} rows: fewer than two "
+                                "examples a class; is the label column an id or a measurement? "
+                                "(name the label with --label)")
     return indices.astype(np.int64), classes.tolist()
+
+
+#: More classes than half the rows (and than this) leaves under two examples a class.
+MIN_TOO_MANY = 1000
 
 
 def index_labels(raw: np.ndarray, classes: list) -> np.ndarray:

@@ -99,7 +99,11 @@ def _walk(node: ast.expr, scope: dict[str, Operand]) -> Operand:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise _error(node, f"only numbers are allowed, not {node.value!r}")
-        return float(node.value)
+        number = float(node.value) if isinstance(node.value, float) or \
+            abs(node.value) < 10 ** 308 else math.inf
+        if not math.isfinite(number):
+            raise _error(node, "a number is too large: it overflows a float")
+        return number
     if isinstance(node, ast.Name):
         if node.id not in scope:
             raise _error(node, f"unknown name '{node.id}': give it a value with --at "

@@ -68,11 +68,22 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
     if sizes:
         raise InvalidValueError(f"--sizes applies to 'cost' only, not to {what!r}")
     values = parse_assignments(at)
-    if what in EXAMPLES:
-        graph = example(what, values)
-        return str(explain(graph.output, graph.node(wrt or EXAMPLES[what][2])))
-    output, leaves = parse_expression(what, values)
-    return str(explain(output, _variable(leaves, wrt)))
+    try:
+        if what in EXAMPLES:
+            graph = example(what, values)
+            output, target = graph.output, graph.node(wrt or EXAMPLES[what][2])
+        else:
+            output, leaves = parse_expression(what, values)
+            target = _variable(leaves, wrt)
+        text = str(explain(output, target))
+    except OverflowError:
+        raise InvalidValueError(f"{what[:40]} overflows at these values: a value is too large "
+                                "for a float; use smaller --at values") from None
+    if not all(math.isfinite(v.data) and math.isfinite(v.grad)
+               for v in output.topological_order()):
+        raise InvalidValueError(f"{what[:40]} overflows at these values: a value or a gradient "
+                                "is too large for a float; use smaller --at values")
+    return text
 
 
 def _variable(leaves: dict[str, Value], wrt: str | None) -> Value:

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 
-from nnfoundations.diagnosis.curves import Curves, finite
+from nnfoundations.diagnosis.curves import Curves
 from nnfoundations.diagnosis.stats import Series, slope
 
 MISSING = -999.0
@@ -23,6 +23,8 @@ CLIP = 100.0
 #: A value this many noise widths (and a quarter of the movement) off the trend: a spike.
 SPIKE_WIDTHS = 6.0
 TINY = 1e-12
+#: Losses this large or larger read as non-finite.
+HUGE = 1e100
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class Reading:
         shift: what was added to the losses (0 for losses that stay positive).
         yardstick: the monitored loss's start, shifted: what the features divide by.
         acc: the validation accuracy as fractions (None where not known).
+        best: the position in the run of the lowest monitored loss (the best epoch).
         features: the :class:`Features`.
     """
 
@@ -143,6 +146,7 @@ class Reading:
     shift: float
     yardstick: float
     acc: list[float]
+    best: int
     features: Features
 
     def value(self, x: float) -> float:
@@ -153,16 +157,33 @@ class Reading:
 def read(run: Curves) -> Reading | None:
     """The :class:`Reading` of ``run``; None when its monitored loss has no finite value."""
     mon = run.val if run.has_val else run.train
-    keep = [k for k, v in enumerate(mon) if v is not None and math.isfinite(v)]
+    keep = [k for k, v in enumerate(mon) if usable(v)]
     if not keep:
         return None
-    shift = _shift(finite(run.train), finite(run.val))
-    m = Series([_at(mon, k) + shift for k in keep], keep)
+    shift = _shift(*([v for v in c if v is not None and usable(v)] for c in (run.train, run.val)))
+    best = min(keep, key=lambda k: _at(mon, k))
+    m = _series([_at(mon, k) + shift for k in keep], keep)
     both = [k for k in keep if _finite(run.train, k)] if run.has_val else []
-    t = Series([_at(run.train, k) + shift for k in both], both) if len(both) >= 2 else None
+    t = _series([_at(run.train, k) + shift for k in both], both) if len(both) >= 2 else None
     yardstick = max(m.trend[0], m.raw[0], TINY)
     acc = fractions(run.acc)
-    return Reading(m, t, shift, yardstick, acc, _features(run, m, t, shift, yardstick, acc))
+    return Reading(m, t, shift, yardstick, acc, best,
+                   _features(run, m, t, shift, yardstick, acc))
+
+
+#: Longer curves are read as this many bins (each the mean of its points, placed at its
+#: last one): a diagnosis stays linear and fast, and no corpus run (1,200 points at most)
+#: is binned, so the features mean what they meant when fitted.
+MAX_POINTS = 2000
+
+
+def _series(values: list[float], at: list[int]) -> Series:
+    if len(values) <= MAX_POINTS:
+        return Series(values, at)
+    size = -(-len(values) // MAX_POINTS)
+    bins = range(0, len(values), size)
+    return Series([statistics.fmean(values[i:i + size]) for i in bins],
+                  [at[min(i + size, len(at)) - 1] for i in bins])
 
 
 def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
@@ -172,8 +193,7 @@ def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
     third = m.tail(1 / 3)
     noise = max(m.noise, TINY * y)
     level = max(statistics.median(m.trend), TINY)
-    bad = [v is not None and not math.isfinite(v) for v in (run.val if run.has_val
-                                                             else run.train)]
+    bad = [v is not None and not usable(v) for v in (run.val if run.has_val else run.train)]
     classes, known = chance_classes(run.classes, acc)
     chance = math.log(classes) if classes else None
     values = dict(
@@ -283,8 +303,13 @@ def _at(values: Sequence[float | None], k: int) -> float:
 
 
 def _finite(values: Sequence[float | None], k: int) -> bool:
-    v = values[k] if k < len(values) else None
-    return v is not None and math.isfinite(v)
+    return usable(values[k] if k < len(values) else None)
+
+
+def usable(v: float | None) -> bool:
+    """Whether a logged loss can be read: finite, and under :data:`HUGE` in size (a loss of
+    1e308 is a blow-up, and arithmetic on it overflows to inf)."""
+    return v is not None and -HUGE < v < HUGE  # NaN fails both comparisons
 
 
 def _shift(*curves: list[float]) -> float:

@@ -76,13 +76,16 @@ def _from_telemetry(run: Curves, verdict: Verdict) -> list[Finding]:
         found.append(Finding(FindingKind.DYING_RELU, f"{dead[worst]:.0%} of the units of ReLU "
                              f"layer {worst} never fired on a sample batch in the last epoch",
                              "lower the learning rate, or use LeakyReLU / a smaller init"))
-    # the gradients' own story is told whether or not units died too: a vanishing first
-    # layer or an exploding stack is the root cause to name first
-    found = _gradients(telemetry, run.stop_kind == StopKind.NON_FINITE or
-                       verdict == Verdict.DIVERGED) + found
     ratios = [statistics.median(t["update_ratio"].values()) for t in telemetry
               if t.get("update_ratio")]
-    if ratios and max(ratios) > RATIO_HIGH:
+    overshoot = bool(ratios) and max(ratios) > RATIO_HIGH
+    # the gradients' own story is told whether or not units died too: a vanishing first
+    # layer or an exploding stack is the root cause to name first; but where the steps
+    # overshoot or the run blew up, a silent first layer is what the dead units did
+    calm = not overshoot and verdict not in (Verdict.DIVERGED, Verdict.UNSTABLE)
+    found = _gradients(telemetry, run.stop_kind == StopKind.NON_FINITE or
+                       verdict == Verdict.DIVERGED, calm) + found
+    if overshoot:
         found.append(Finding(FindingKind.LR_TOO_HIGH, f"a step changed the weights by "
                              f"{max(ratios):.2g} of their size (above {RATIO_HIGH}; about 1e-3 "
                              "is healthy)",
@@ -100,10 +103,10 @@ def _from_telemetry(run: Curves, verdict: Verdict) -> list[Finding]:
     return found
 
 
-def _gradients(telemetry: list[dict[str, Any]], blew_up: bool) -> list[Finding]:
-    """Vanishing or exploding gradients, read from the layers' norms: the first layer's
-    against the last one's, their growth over the run, and (where the loss blew up) their
-    size."""
+def _gradients(telemetry: list[dict[str, Any]], blew_up: bool, calm: bool) -> list[Finding]:
+    """Vanishing (only in a ``calm`` run, whose steps did not overshoot) or exploding
+    gradients, read from the layers' norms: the first layer's against the last one's, their
+    growth over the run, and (where the loss ``blew_up``) their size."""
     norms = [t["grad_norm"] for t in telemetry if t.get("grad_norm")]
     layers = [k for k in norms[0] if k in norms[-1]] if norms else []  # a log may rename
     if not layers:
@@ -115,7 +118,7 @@ def _gradients(telemetry: list[dict[str, Any]], blew_up: bool) -> list[Finding]:
                         fix)]
     growth = max((last[k] / first[k] for k in layers if first[k] > 0), default=1.0)
     ratio = last[layers[0]] / last[layers[-1]] if last[layers[-1]] > 0 else math.inf
-    if len(layers) > 1 and ratio < VANISH_RATIO and last[layers[0]] < VANISH_NORM:
+    if calm and len(layers) > 1 and ratio < VANISH_RATIO and last[layers[0]] < VANISH_NORM:
         return [Finding(FindingKind.VANISHING_GRADIENTS, f"the first layer's gradient norm "
                         f"{last[layers[0]]:.2g} is {ratio:.2g} of the last layer's",
                         "use fewer layers, residual connections or normalisation")]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nnfoundations._errors import InvalidValueError
+from nnfoundations._files import csv_delimiter
 from nnfoundations.diagnosis.curves import Curves
 from nnfoundations.history import History
 
@@ -33,6 +34,8 @@ TRAIN_NAMES = ("train_loss_epoch", "train_loss", "training_loss", "loss_epoch", 
 VAL_NAMES = ("val_loss_epoch", "val_loss", "valid_loss", "validation_loss", "eval_loss",
              "val_loss_step")
 EPOCH_NAMES = ("epoch", "epochs")
+#: The longest header line read: a log names a few dozen columns at most.
+MAX_HEADER = 100_000
 #: A validation metric where higher is better: these words, after a validation prefix.
 VAL_PREFIXES = ("val_", "valid_", "validation_", "eval_")
 METRIC_WORDS = ("acc", "f1", "dice", "jaccard", "iou", "auc", "precision", "recall")
@@ -92,8 +95,8 @@ def _text(path: Path) -> str:
 def _read_json(path: Path, text: str, columns: Columns) -> list[Curves]:
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        raise InvalidValueError(f"{path} is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:  # ValueError: ints of 5,000 digits too
+        raise InvalidValueError(f"{path} is not valid JSON: {str(err).split(';')[0]}") from None
     if isinstance(data, dict) and "records" in data:
         curves = Curves.from_history(History.from_dict(data))
         return [curves]
@@ -111,19 +114,19 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
     lines = text.splitlines()
     if not lines:
         raise InvalidValueError(f"{path} is empty")
+    if len(lines[0]) > MAX_HEADER:
+        raise InvalidValueError(f"{path}: its first line is {len(lines[0]):,} characters long; "
+                                f"a log's header is under {MAX_HEADER:,}")
+    reader = csv.reader(io.StringIO(text), delimiter=csv_delimiter(lines[0]))
     try:
-        dialect: Any = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip() for h in next(reader)]
-    if len(header) < 2:
-        raise InvalidValueError(f"{path} has a single column {header}: not a log of losses")
-    rows = []
-    for cells in reader:
-        if cells:
-            rows.append({name: _number(cell) for name, cell in zip(header, cells, strict=False)})
-    return rows
+        header = [h.strip() for h in next(reader)]
+        if len(header) < 2:
+            raise InvalidValueError(f"{path} has a single column {header[:1]}: not a log of "
+                                    "losses")
+        return [{name: _number(cell) for name, cell in zip(header, cells, strict=False)}
+                for cells in reader if cells]
+    except csv.Error as err:
+        raise InvalidValueError(f"{path} is not a readable CSV: {err}") from None
 
 
 def _number(cell: object) -> float | None:
@@ -197,7 +200,12 @@ def _runs(rows: list[Row], columns: Columns, source: str,
         epoch_col = "\0epoch"
     else:
         epoch_col = used["epoch"]
-    blocks = _split_runs([r for r in rows if r.get(epoch_col) is not None], epoch_col)
+    numbered = [r for r in rows if r.get(epoch_col) is not None]
+    bad = next((r[epoch_col] for r in numbered if not math.isfinite(r[epoch_col] or 0.0)), None)
+    if bad is not None:
+        raise InvalidValueError(f"{source}: an epoch number is {bad}; epoch numbers must be "
+                                "finite (name another column with --epoch-col)")
+    blocks = _split_runs(numbered, epoch_col)
     shown = {k: ("(row index)" if v == "\0epoch" or (k == "epoch" and v is None) else
                  "(unnamed index)" if v == "" else v or "-") for k, v in used.items()}
     found = []

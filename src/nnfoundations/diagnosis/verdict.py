@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations.diagnosis.curves import Curves
-from nnfoundations.diagnosis.features import SPIKE_WIDTHS, Reading, chance_classes, read
+from nnfoundations.diagnosis.features import (
+    SPIKE_WIDTHS,
+    Reading,
+    chance_classes,
+    read,
+    usable,
+)
 from nnfoundations.diagnosis.findings import findings
 from nnfoundations.diagnosis.kinds import Diagnosis, Evidence, Reason, Verdict
 from nnfoundations.diagnosis.model import Prediction, shipped
@@ -129,7 +135,7 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
         bad = Reason(Evidence.NON_FINITE, {"count": len(run), "first": run.epoch_label(0)
                                            if len(run) else None, "tail": True})
         return Diagnosis(Verdict.DIVERGED, 0.99, None, None, [bad])
-    best = run.epoch_label(reading.monitored.at[reading.monitored.best])
+    best = run.epoch_label(reading.best)
     model = shipped()
     if not run.has_val:
         return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
@@ -154,8 +160,8 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
 def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
     """Diverged by the oracle's own definition, with no model asked: the loss ended on
     non-finite values (training never recovered), or it ends far above chance level (1.5x
-    ``log K``), no lower than it started, with the training loss above chance and the
-    accuracy still at chance (under 1.5/K): worse than guessing, and not learning."""
+    ``log K``) with the training loss above chance and the accuracy still at chance (under
+    1.5/K): worse than guessing, and not learning."""
     f = r.features
     if f.nonfinite_tail:
         return Diagnosis(Verdict.DIVERGED, 0.99, best, best,
@@ -166,7 +172,7 @@ def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
     chance = math.log(classes)
     train_high = r.train is None or r.value(r.train.end) > chance
     m = r.monitored
-    if r.value(m.end) > 1.5 * chance and m.end >= m.raw[0] and train_high and \
+    if r.value(m.end) > 1.5 * chance and train_high and \
             statistics.median(r.acc[-3:]) < 1.5 / classes:
         curve = "validation loss" if run.has_val else "training loss"
         return Diagnosis(Verdict.DIVERGED, 0.99, best, None, [
@@ -225,7 +231,7 @@ def _length(run: Curves, r: Reading, curve: str) -> Figures:
 
 def _non_finite(run: Curves, r: Reading, curve: str) -> Figures:
     bad = [k for k, v in enumerate(run.val if run.has_val else run.train)
-           if v is not None and not math.isfinite(v)]
+           if v is not None and not usable(v)]
     return {"count": len(bad), "first": run.epoch_label(bad[0]) if bad else None,
             "tail": bool(r.features.nonfinite_tail)}
 

@@ -144,6 +144,9 @@ class Batches:
             X, y = tensor_pair(train, "train", dtype)
             self.X = X if isinstance(X, Rows) else X.to(device)
             self.y, self.n = y.to(device), len(X)
+        # a batch larger than the data is the whole data: one full batch, nothing allocated
+        # for rows that do not exist (a batch of 2**63 - 1 would overflow)
+        self.batch_size = min(batch_size, -(-self.n // world))
 
     def __len__(self) -> int:
         return updates_per_epoch(self.n, self.batch_size * self.world)
