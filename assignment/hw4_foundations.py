@@ -5,7 +5,7 @@ Standalone: it needs only numpy and torch, so a course's grader can run it on it
     python hw4_foundations.py
 
 It implements the assignment's three building blocks with exactly its signatures and keeps the
-seed's test blocks verbatim. The same functions, with argument checks on top, are the
+assignment's test blocks verbatim. The same functions, with argument checks on top, are the
 ``nnfoundations`` package's; ``tests/test_assignment.py`` checks that both agree. The
 written answers are in ``hw4_foundations.ipynb``.
 """

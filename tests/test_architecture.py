@@ -98,6 +98,7 @@ def test_importing_loads_nothing_heavy_until_it_is_used(code, allowed):
     assert loaded_after(code) <= allowed
 
 
+@pytest.mark.slow
 def test_the_commands_that_load_no_model_never_import_torch(tmp_path):
     history = tmp_path / "history.json"
     history.write_text(json.dumps({"version": 2, "records": [

@@ -37,6 +37,7 @@ def standalone():
     return module
 
 
+@pytest.mark.slow
 def test_the_standalone_script_runs_without_the_package():
     done = subprocess.run([sys.executable, "-c", HIDE_PACKAGE,
                            str(ASSIGNMENT / "hw4_foundations.py")],
@@ -110,6 +111,7 @@ def test_every_answer_is_given():
     assert len(todo) == 1 and "your name" in todo[0]  # the name fields stay for the student
 
 
+@pytest.mark.slow
 def test_the_notebook_executes_top_to_bottom(tmp_path):
     notebook = build_notebook.execute(build_notebook.build(), tmp_path)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]

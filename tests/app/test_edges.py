@@ -405,6 +405,7 @@ def limited(argv, memory=3 * 2**30):
     ["explain", "0+" + "-" * 10000 + "w", "--at", "w=1"],
     ["explain", "+".join(["w"] * 3000), "--at", "w=1"],
 ])
+@pytest.mark.slow
 def test_resource_bounds_are_one_line_errors(argv, tmp_path):
     done = limited([*argv, "--out", tmp_path / "r"] if argv[0] == "train" else argv)
     assert done.returncode == 2, done.stderr[-300:]
@@ -524,6 +525,7 @@ def test_ctrl_c_while_the_cli_imports_is_one_line(capsys, monkeypatch):
     assert run() == 130 and capsys.readouterr().err == "nnf: interrupted\n"
 
 
+@pytest.mark.slow
 def test_out_to_stdout_writes_into_the_redirect(tmp_path):
     run_dir = tmp_path / "run"
     assert main(["train", *QUICK, "--out", str(run_dir)]) == 0

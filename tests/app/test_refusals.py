@@ -163,3 +163,45 @@ def test_a_diagnosis_of_100000_epochs_is_linear(tmp_path):
     d = diagnose(Curves(list(range(1, n + 1)), loss, [v * 1.1 for v in loss]))
     assert d.best_epoch is not None
     assert time.perf_counter() - started < 10  # well under a second on an idle machine
+
+
+def test_predict_into_a_full_device_is_one_line(run_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nnfoundations", "predict", str(run_dir),
+                               "--data", "digits"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120, check=False, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("nnf: error: ")
+
+
+@pytest.mark.slow
+def test_a_history_of_a_million_epochs_is_read_in_linear_time(tmp_path):
+    from nnfoundations import diagnose
+    from nnfoundations.history import History
+
+    path = tmp_path / "history.json"
+    records = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val_acc": 0.5,
+                "lr": 1e-3, "seconds": 0.0} for e in range(1, 10**6 + 1)]
+    path.write_text(json.dumps({"version": 2, "records": records,
+                                "settings": {"n_outputs": 10}}))
+    started = time.perf_counter()
+    d = diagnose(History.from_json(path))
+    assert d.best_epoch == 10**6
+    assert time.perf_counter() - started < 120  # once 60 s and more; now about 10 s
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_columns_train(capsys, tmp_path):
+    data = tmp_path / "wide.csv"
+    cols = 100_000
+    data.write_text(",".join(f"c{i}" for i in range(cols)) + ",label\n" + "".join(
+        ",".join(str((r * i) % 3) for i in range(cols)) + f",{r % 2}\n" for r in range(12)))
+    started = time.perf_counter()
+    assert main(["train", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")]) == 0
+    assert time.perf_counter() - started < 120  # once over 100 s in the column checks

@@ -3,6 +3,7 @@ that the run has, and never an exception, whatever the values (NaN, inf, negativ
 
 import math
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ def runs(draw: st.DrawFn) -> Curves:
                   classes=classes)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(runs())
 # a validation loss starting at zero beside a training loss that does not: once a division by

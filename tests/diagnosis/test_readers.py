@@ -42,6 +42,7 @@ def test_each_real_log_gives_the_losses_of_its_reduction(raw):
     pytest.fail(f"no run of {raw.name} matches epochs/{raw.name[:3]}.csv")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not RAW, reason="shared/data/real-logs is not beside the project")
 def test_nnf_diagnose_json_works_on_every_real_log(capsys):
     for raw in RAW:

@@ -17,6 +17,8 @@ from nnfoundations.grading.command import grade_command
 from nnfoundations.grading.grader import SOLUTION, Submission, grade
 from nnfoundations.grading.sandbox import Limits
 
+pytestmark = pytest.mark.slow  # processes, sandboxes: seconds each
+
 SOLVED = (SOLUTION / "hw4_foundations.py").read_text(encoding="utf-8")
 SECRET = "grader-secret-7f3a"
 

@@ -15,10 +15,13 @@ from nnfoundations import build_model, fit
 from nnfoundations.app.cli import main
 from nnfoundations.training.batches import Batches
 
+pytestmark = pytest.mark.slow  # processes, sandboxes: seconds each
+
 WORKER = """
 import json, os, sys, torch
 from nnfoundations import build_model, fit
 from nnfoundations.training.distributed import init_from_env, leave
+
 rank, world = init_from_env()
 out = sys.argv[1]
 for n in (256, 250):

@@ -47,6 +47,7 @@ def test_standardised_rows_are_gathered_on_demand():
     assert [c.shape for c in rows.chunks()] == [(3, 2)]
 
 
+@pytest.mark.slow
 def test_a_file_larger_than_the_memory_it_costs_trains_with_bounded_memory(tmp_path):
     n, d = 100_000, 784  # 313 MB of float32 on disk
     X, y = memmapped(tmp_path / "big.npy", n, d)
