@@ -39,7 +39,12 @@ for n in (256, 250):
 leave()
 tasks = f"/proc/{os.getpid()}/task"
 if os.path.isdir(tasks):  # Linux: the threads still running once the group is left
-    names = [open(f"{tasks}/{t}/comm").read().strip() for t in os.listdir(tasks)]
+    import time
+    for _ in range(50):  # a tcp loop may take a moment to wind down; a pinned group never does
+        names = [open(f"{tasks}/{t}/comm").read().strip() for t in os.listdir(tasks)]
+        if not any(n.startswith(("pt_gloo", "gloo")) for n in names):
+            break
+        time.sleep(0.1)
     open(f"{out}/threads-{rank}.json", "w").write(json.dumps(names))
 """
 
