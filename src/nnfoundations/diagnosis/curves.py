@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +68,3 @@ class Curves:
         e = self.epochs[index]
         return int(e) if float(e).is_integer() else e
 
-
-def finite(values: list[float | None]) -> list[float]:
-    """The finite values of a series, in order."""
-    return [v for v in values if v is not None and math.isfinite(v)]
