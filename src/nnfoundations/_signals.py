@@ -1,5 +1,6 @@
-"""Ctrl-C (SIGINT) and SIGTERM caught into a flag, for work that must end cleanly: the
-training loop stops after its step, a run being written is finished first."""
+"""Ctrl-C (SIGINT) and SIGTERM caught into a flag, for work that must end cleanly (the
+training loop stops after its step, a run being written is finished first), or turned into
+an interruption, for work that must clean up on its way out (grading kills its children)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,22 @@ def caught() -> Iterator[dict[str, bool]]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def interrupting() -> Iterator[None]:
+    """While inside, SIGTERM interrupts as Ctrl-C does (``KeyboardInterrupt``), so that the
+    ``finally`` clauses and handlers on the way out run. Outside the main thread, nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -72,7 +72,7 @@ SUBMISSIONS = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(containment, tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     outside = folder.parent / "grader_owned.txt"
     os.environ["NNF_GRADER_SECRET"] = SECRET
@@ -130,8 +130,8 @@ def test_a_typical_mistake_loses_its_checks_only_with_a_message_to_act_on(graded
     ("huge_print", r"File too large|OSError"),
     ("patches_torch", r"replaces torch\.Tensor\.backward"),
     ("patches_builtins", r"replaces builtins\.isinstance"),
-    ("imports_nnfoundations", r"defined in nnfoundations.*not in the submission"),
-    ("delegates", r"build_model calls nnfoundations"),
+    ("imports_nnfoundations", r"No module named 'nnfoundations'"),
+    ("delegates", r"No module named 'nnfoundations'"),
 ])
 def test_hostile_code_scores_with_a_one_line_reason(graded, name, reason):
     grade = graded[0][name]
@@ -151,14 +151,8 @@ def test_a_submission_never_sees_the_graders_environment(graded):
     assert "env=None" in env and SECRET not in env
 
 
-confined = pytest.mark.skipif(os.geteuid() != 0, reason="the read-only filesystem and the "
-                              "hidden grader need root (namespaces); the report says so")
-
-
-@confined
 def test_a_submission_cannot_write_outside_its_scratch_or_read_the_grader(graded):
     grades, outside = graded
-    assert grades["solution"].guarantees["read_only_filesystem"]
     assert section(grades["writes_files"], "2.")[0] == pytest.approx(1.75)
     assert not outside.exists() and not (SOLUTION / "owned.txt").exists()
     stolen = messages(grades["reads_grader_files"])
@@ -169,7 +163,7 @@ def test_no_process_outlives_its_grading(graded):
     leftovers = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"nnf-grade-" in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and b"/grader/child.py" in (proc / "cmdline").read_bytes():
                 leftovers.append(proc.name)
         except OSError:
             continue
@@ -196,7 +190,7 @@ def computed_notebook(path):
     return path
 
 
-def test_notebooks_the_solution_the_template_and_execute(tmp_path, capsys):
+def test_notebooks_the_solution_the_template_and_execute(containment, tmp_path, capsys):
     from nnfoundations.app.cli import main
     assert main(["grade", "--solution", "--json"]) == 0
     solution = json.loads(capsys.readouterr().out)
@@ -207,8 +201,9 @@ def test_notebooks_the_solution_the_template_and_execute(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "blank"), "--csv", str(tmp_path / "s.csv")]) == 0
     assert "train_one_step raised AttributeError" in capsys.readouterr().out
     row = next(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_text())))
-    # the blank files earn only what the assignment's stubs already do (an nn.Sequential, no_grad)
-    assert float(row["score"]) < 0.25 and float(row["1.2.2"]) == 0 and float(row["3.2.1"]) == 0
+    # the blank files earn nothing: their stubs' right forms (an nn.Sequential, no_grad) count
+    # only beside a right value
+    assert float(row["score"]) == 0 and float(row["1.2.2"]) == 0 and float(row["3.2.1"]) == 0
     book = computed_notebook(tmp_path / "computed.ipynb")
     stored, executed = (grade([Submission("c", notebook=book)], Limits(seconds=60),
                               execute=run)[0] for run in (False, True))

@@ -3,6 +3,7 @@ blank student files, or grade our own solution as a self-check."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from nnfoundations.grading.grader import SOLUTION, TEMPLATES, Submission, discov
 from nnfoundations.grading.rubric import SPLIT, TOTAL
 from nnfoundations.grading.sandbox import Limits
 
+#: The longest a submission may run, in seconds.
+MAX_TIMEOUT = 86_400
 #: The blank files a student gets: package data, written out under their real names.
 TEMPLATE_FILES = {"hw4_foundations.py.txt": "hw4_foundations.py",
                   "hw4_foundations.ipynb": "hw4_foundations.ipynb"}
@@ -40,6 +43,9 @@ def grade_command(paths: Sequence[str], *, template: str | None = None,
         return rubric_text()
     jobs = 0 if jobs == 0 else _checks.positive_int("--jobs", jobs)
     timeout = _checks.positive_number("--timeout", timeout)
+    if timeout > MAX_TIMEOUT:
+        raise InvalidValueError(f"--timeout must be at most {MAX_TIMEOUT} seconds (a day), "
+                                f"got {timeout:g}")
     for out in (csv_path, gradescope_path):
         if out is not None:
             writable_file(out)
@@ -47,7 +53,7 @@ def grade_command(paths: Sequence[str], *, template: str | None = None,
     if gradescope_path is not None and len(submissions) != 1:
         raise InvalidValueError(f"--gradescope writes one submission's results.json; got "
                                 f"{len(submissions)} submissions")
-    limits = Limits(seconds=timeout, cpu_seconds=int(timeout) + 1)
+    limits = Limits(seconds=timeout, cpu_seconds=math.ceil(timeout) + 1)
     grades = grade(submissions, limits, jobs=jobs, execute=execute)
     return report.write(grades, as_json=as_json, csv_path=csv_path,
                         gradescope_path=gradescope_path)

@@ -2,24 +2,28 @@
 
 A submission is a student's ``.py`` (section 2) and ``.ipynb`` (sections 1 and 3, and
 section 2 when there is no ``.py``). Its section-2 functions must be its own: one that is
-missing, imported (from ``nnfoundations`` or anywhere), or that calls into ``nnfoundations``
-scores zero for its item, with the reason. A submission that replaces parts of torch or of
-Python's builtins scores zero for section 2: its reports cannot be trusted.
+missing or imported from elsewhere scores zero for its item, with the reason (the sandbox
+holds no ``nnfoundations`` to import). Each grading draws fresh inputs for the functions;
+the child reports what they produced, and the grader judges it. A submission that replaces
+parts of torch or of Python's builtins scores zero for section 2.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnfoundations import _signals
 from nnfoundations._errors import InvalidValueError
-from nnfoundations.grading import notebook
+from nnfoundations.grading import notebook, sandbox
 from nnfoundations.grading.answers import score_answers
-from nnfoundations.grading.rubric import SCORERS, SPLIT, Check, zero
+from nnfoundations.grading.reference import draw_inputs
+from nnfoundations.grading.rubric import SCORERS, SPLIT, Check, Scorer, zero
 from nnfoundations.grading.sandbox import ChildResult, Limits, run
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -111,24 +115,49 @@ def _preferred(files: list[Path]) -> Path | None:
 
 def grade(submissions: Sequence[Submission], limits: Limits | None = None, *, jobs: int = 0,
           execute: bool = False) -> list[Grade]:
-    """Grade each submission, ``jobs`` at a time (0: one per CPU), in the given order."""
+    """Grade each submission, ``jobs`` at a time (0: one per CPU), in the given order.
+
+    Interrupted (Ctrl-C, SIGTERM), it kills every child before it raises.
+
+    Raises:
+        InvalidValueError: this machine cannot contain submissions (no bubblewrap).
+    """
+    sandbox.check()
+    sandbox.resume()
     limits = limits or Limits()
     template = notebook.read_cells(TEMPLATES / "hw4_foundations.ipynb")
     workers = jobs or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda s: grade_one(s, limits, execute, template),
-                             submissions))
+    with _signals.interrupting(), ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            return list(pool.map(lambda s: grade_one(s, limits, execute, template),
+                                 submissions))
+        except BaseException:
+            sandbox.stop_all()
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def grade_one(sub: Submission, limits: Limits, execute: bool,
               template: list[notebook.Cell]) -> Grade:
-    """One submission's grade; never raises for anything the submission does."""
+    """One submission's grade; never raises for anything the submission does (a file that
+    breaks the grader itself costs only this submission its points, with a note)."""
+    try:
+        return _grade_one(sub, limits, execute, template)
+    except Exception as err:  # noqa: BLE001 - one student's file must not stop the class
+        checks = [c for q, points, how in SPLIT for c in zero(q, "not graded")]
+        return Grade(sub, checks, [f"could not be graded: {type(err).__name__}: {err}"[:300]])
+
+
+def _grade_one(sub: Submission, limits: Limits, execute: bool,
+               template: list[notebook.Cell]) -> Grade:
     notes: list[str] = []
     cells = _cells(sub.notebook, notes)
+    inputs = draw_inputs(random.Random(os.urandom(16)))  # fresh for every grading
     outputs: dict[int, str] = {}
     result: ChildResult | None = None
     if cells is not None and execute:
-        result = run(_cell_pieces(cells), limits, execute=True, functions=sub.script is None)
+        result = run(_cell_pieces(cells), limits, execute=True,
+                     inputs=inputs if sub.script is None else None)
         outputs = {int(e["cell"]): e["text"] for e in result.events
                    if e.get("event") == "cell_output"}
         notes += _run_notes(result, "the notebook")
@@ -137,11 +166,11 @@ def grade_one(sub: Submission, limits: Limits, execute: bool,
     if sub.script is not None or (cells is not None and not execute):
         pieces = _script_pieces(sub.script, notes) if sub.script is not None else \
             [{"name": "notebook_definitions.py", "code": notebook.definitions(cells or [])}]
-        result = run(pieces, limits) if pieces else None
+        result = run(pieces, limits, inputs=inputs) if pieces else None
         if result is not None:
             notes += _run_notes(result, "the submission")
     order = {q: k for k, (q, _, _) in enumerate(SPLIT)}
-    checks = sorted(_section_1_and_3(cells, template) + _section_2(result, notes),
+    checks = sorted(_section_1_and_3(cells, template) + _section_2(result, inputs),
                     key=lambda c: order[c.question])
     guarantees = result.guarantees if result is not None else {}
     return Grade(sub, checks, notes, guarantees, result.seconds if result else 0.0)
@@ -182,34 +211,38 @@ def _run_notes(result: ChildResult, what: str) -> list[str]:
                      f"finished: {tail[0][:200]}")
     tampered = (result.first("tampered") or {}).get("names", [])
     if tampered:
-        notes.append(f"{what} replaces {', '.join(tampered[:5])}: section 2 scores zero")
+        notes.append(f"{what} replaces {', '.join(map(str, tampered[:5]))}: section 2 scores "
+                     "zero")
     return notes
 
 
-def _section_2(result: ChildResult | None, notes: list[str]) -> list[Check]:
+def _section_2(result: ChildResult | None, inputs: dict[str, Any]) -> list[Check]:
+    """Each function's checks: the child's report of what it produced, judged here against
+    the inputs it was given; a report that is not what the child writes scores zero."""
     if result is None:
         return [c for q, _ in SCORERS.values() for c in zero(q, "no code to test")]
-    origins = result.first("origins") or {}
-    probes = {e["name"]: e for e in result.events if e.get("event") == "probe"}
-    tampered = (result.first("tampered") or {}).get("names", [])
     checks: list[Check] = []
     for name, (question, scorer) in SCORERS.items():
-        origin = origins.get(name, "not reached (the process stopped first)")
-        probe = probes.get(name)
-        if tampered:
-            checks += zero(question, "the submission replaces parts of torch or builtins")
-        elif origin != "submission":
-            checks += zero(question, f"{name}: {origin}")
-        elif probe is None:
-            checks += zero(question, f"{name}: no result (the process stopped while testing "
-                                     "it)")
-        elif probe.get("package_calls"):
-            checks += zero(question, f"{name} calls nnfoundations "
-                                     f"({', '.join(probe['package_calls'][:3])}): write it "
-                                     "yourself")
-        else:
-            checks += scorer(probe["result"])
+        try:
+            checks += _function(result, name, scorer, inputs[name])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError):
+            checks += zero(question, f"{name}: the report of what it produced is malformed")
     return checks
+
+
+def _function(result: ChildResult, name: str, scorer: Scorer,
+              asked: dict[str, Any]) -> list[Check]:
+    question = SCORERS[name][0]
+    origin = (result.first("origins") or {}).get(name, "not reached (the process stopped "
+                                                        "first)")
+    probe = result.last("probe", name)
+    if (result.first("tampered") or {}).get("names"):
+        return zero(question, "the submission replaces parts of torch or builtins")
+    if origin != "submission":
+        return zero(question, f"{name}: {origin}")
+    if probe is None:
+        return zero(question, f"{name}: no result (the process stopped while testing it)")
+    return list(scorer(asked, probe["result"]))
 
 
 def _section_1_and_3(cells: list[notebook.Cell] | None,

@@ -35,18 +35,27 @@ def read_cells(path: Path) -> list[Cell]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cells = data["cells"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError,
+            RecursionError) as err:  # JSON nested too deep for the parser
         raise InvalidValueError(f"{path} is not a readable notebook ({type(err).__name__})") \
             from None
     if not isinstance(cells, list):
         raise InvalidValueError(f"{path} is not a readable notebook (no list of cells)")
     return [Cell(str(c.get("cell_type", "")), _text(c.get("source", "")),
-                 "\n".join(_output_text(o) for o in c.get("outputs", []) or []))
+                 "\n".join(_output_text(o) for o in _list(c.get("outputs"))))
             for c in cells if isinstance(c, dict)]
 
 
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
 def _text(value: object) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
+    """A notebook's text field: a string, or a list of lines; anything else (a number, a
+    nested object) is read as no text."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
 
 
 def _output_text(output: object) -> str:

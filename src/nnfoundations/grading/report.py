@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,21 +15,33 @@ from nnfoundations._format import fmt
 from nnfoundations.grading.grader import Grade
 from nnfoundations.grading.rubric import SPLIT, TOTAL, Check
 
+#: Characters that would start a new line, move the cursor or reorder text where a report
+#: is read: control characters, Unicode line separators and bidirectional overrides.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e"
+                     "\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    """``text`` with every unsafe character written as its escape (``\\n``, ``\\x1b``): a
+    name from the filesystem or a message from a submission cannot forge a report line."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"),
+                       str(text))
+
 
 def _points(x: float) -> str:
     return fmt(round(x, 3))
 
 
 def _short(message: str, limit: int = 400) -> str:
-    flat = " ".join(message.split())
+    flat = plain(" ".join(message.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def text(grade: Grade) -> str:
     """One student's report: the score, each question, what to fix, what is manual."""
     sub = grade.submission
-    files = ", ".join(str(f) for f in (sub.script, sub.notebook) if f is not None)
-    lines = [f"== {sub.name} ({files})",
+    files = ", ".join(plain(f) for f in (sub.script, sub.notebook) if f is not None)
+    lines = [f"== {plain(sub.name)} ({files})",
              f"score {_points(grade.score)} / {_points(TOTAL - grade.manual_points)} graded "
              f"automatically; {_points(grade.manual_points)} points left to grade by hand"]
     for questions, points, checks in _rows(grade):
@@ -36,10 +49,11 @@ def text(grade: Grade) -> str:
         mark = "manual" if checks[0].name == "manual" else \
             f"{_points(earned)} / {_points(points)}"
         lines.append(f"  {', '.join(questions):<20} {mark}")
-        lines += [f"      - {c.name}: {c.message}" if c.name != "all" else f"      {c.message}"
-                  for c in checks if c.message and c.name != "manual"]
+        lines += [f"      - {c.name}: {plain(c.message)}" if c.name != "all" else
+                  f"      {plain(c.message)}" for c in checks
+                  if c.message and c.name != "manual"]
         lines += [f"      {_short(c.message)}" for c in checks if c.name == "manual"]
-    lines += [f"  note: {n}" for n in grade.notes]
+    lines += [f"  note: {plain(n)}" for n in grade.notes]
     missing = [k.replace("_", " ") for k, v in grade.guarantees.items() if not v]
     if missing:
         lines.append(f"  not guaranteed on this machine: {', '.join(missing)}")
@@ -86,8 +100,8 @@ def csv_text(grades: Sequence[Grade]) -> str:
         per = [round(sum(c.earned for c in g.checks if c.question == q), 6)
                if any(c.name != "manual" for c in g.checks if c.question == q) else "manual"
                for q, _, _ in SPLIT]
-        writer.writerow([g.submission.name, g.score, round(TOTAL - g.manual_points, 6), *per,
-                         " | ".join(g.notes)])
+        writer.writerow([plain(g.submission.name), g.score, round(TOTAL - g.manual_points, 6),
+                         *per, plain(" | ".join(g.notes))])
     return out.getvalue()
 
 
@@ -95,9 +109,10 @@ def gradescope(grade: Grade) -> dict[str, Any]:
     """Gradescope's ``results.json``: the automatic checks as tests; manual ones are left to
     Gradescope's own manually graded questions."""
     tests = [{"name": f"{c.question} {c.name}", "score": round(c.earned, 6),
-              "max_score": round(c.points, 6), "output": c.message or "passed",
+              "max_score": round(c.points, 6), "output": plain(c.message) or "passed",
               "visibility": "visible"} for c in grade.checks if c.name != "manual"]
-    return {"score": grade.score, "output": "\n".join(grade.notes) or "graded by nnf grade",
+    notes = "\n".join(map(plain, grade.notes))
+    return {"score": grade.score, "output": notes or "graded by nnf grade",
             "tests": tests}
 
 

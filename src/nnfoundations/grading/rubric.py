@@ -3,9 +3,10 @@
 The assignment gives section points (1.75 + 1.75 + 1 = 4.5) and, within sections 1 and 3, points
 per subsection; where it does not split further, a subsection's points are split equally
 among its questions, and a question's among its checks (:data:`SPLIT`, printed by
-``nnf grade --rubric``). Section 2 is scored from what the child process reports of the
-submission's functions; sections 1 and 3 from the notebook's answers. The expected values
-live here, in the grader, and never enter the child.
+``nnf grade --rubric``). Section 2 is scored from what the child process reports the
+submission's functions produced on inputs drawn for this grading; sections 1 and 3 from the
+notebook's answers. The expected values are computed here, in the grader
+(:mod:`~nnfoundations.grading.reference`), and never enter the child.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from nnfoundations.grading.reference import distance, loss_and_correct, net_of, sgd_step
 
 #: (question, points, how it is graded) in the assignment's order; "manual" is for the instructor.
 SPLIT: tuple[tuple[str, float, str], ...] = (
@@ -96,14 +99,28 @@ def parameters(input_size: int, hidden: list[int], output: int) -> int:
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
 
 
-def score_build_model(result: dict[str, Any]) -> list[Check]:
-    """Return type, parameter counts, layer order, Dropout placement and count."""
-    shapes = result.get("shapes", [])
+def genuine(results: list[tuple[str, bool, str]], values: set[str],
+            ) -> list[tuple[str, bool, str]]:
+    """Checks of form (a return type, gradients off) pass only beside a right value: a report
+    with no right value is no evidence that the student's function ran at all."""
+    if any(ok for name, ok, _ in results if name in values):
+        return results
+    why = "no value it returned was right, so nothing shows the function ran"
+    return [(name, ok and name in values, message if name in values or not ok else why)
+            for name, ok, message in results]
+
+
+def score_build_model(asked: dict[str, Any], observed: dict[str, Any]) -> list[Check]:
+    """Return type, parameter counts, layer order, Dropout placement and count, for the
+    shapes asked."""
+    shapes = observed["shapes"]
+    if [s["args"] for s in shapes] != asked["shapes"]:
+        raise ValueError("the report is not of the shapes asked")
     errors = [s for s in shapes if "error" in s]
     if errors:
         return zero("2.1 build_model", f"build_model{tuple(errors[0]['args'])} raised "
                                        f"{errors[0]['error']}")
-    checks = [("returns nn.Sequential", all(s["is_sequential"] for s in shapes),
+    checks = [("returns nn.Sequential", all(s["is_sequential"] is True for s in shapes),
                f"return an nn.Sequential, not a {shapes[0]['type'] if shapes else '?'}")]
     for s in shapes:
         want = parameters(*s["args"][:3])
@@ -111,7 +128,8 @@ def score_build_model(result: dict[str, Any]) -> list[Check]:
                        f"build_model{tuple(s['args'])} has {s['params']:,} parameters; "
                        f"expected {want:,}"))
     checks += _layer_checks(shapes)
-    return split("2.1 build_model", checks)
+    values = {name for name, _, _ in checks[1:]}
+    return split("2.1 build_model", genuine(checks, values))
 
 
 def _layer_checks(shapes: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
@@ -133,59 +151,73 @@ def _layer_checks(shapes: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     ]
 
 
-def score_train_one_step(result: dict[str, Any]) -> list[Check]:
-    """Float return, the loss before the update, the update, zero_grad before backward."""
-    if "error" in result:
-        return zero("2.2 train_one_step", f"train_one_step raised {result['error']}")
-    loss, want = result.get("first_loss"), result["expected_loss"]
-    return split("2.2 train_one_step", [
-        ("returns a Python float", result["returned_type"] == "float",
-         f"return loss.item() (a float), not a {result['returned_type']}"),
+def score_train_one_step(asked: dict[str, Any], observed: dict[str, Any]) -> list[Check]:
+    """Float return, the loss before the update, the update, zero_grad before backward:
+    the weights the child saw after each call against two clean SGD steps computed here."""
+    if "error" in observed:
+        return zero("2.2 train_one_step", f"train_one_step raised {observed['error']}")
+    start, X, y = net_of(asked["net"]), asked["X"], asked["y"]
+    want = loss_and_correct(start, X, y)[0]
+    one = sgd_step(start, X, y, asked["lr"])
+    two = sgd_step(one, X, y, asked["lr"])
+    loss, kind = observed["first_loss"], observed["returned_type"]
+    return split("2.2 train_one_step", genuine([
+        ("returns a Python float", kind == "float",
+         f"return loss.item() (a float), not a {kind}"),
         ("returns the batch's loss", _close(loss, want),
          f"the returned loss {loss} is not loss_fn(model(X_batch), y_batch) = {want:.6g}"),
-        ("the optimizer steps", result["moved"] > 0,
+        ("the optimizer steps", distance(observed["after_one"], start.flat()) > 0,
          "the weights did not change: call loss.backward() and then optimizer.step()"),
-        ("one step is one gradient-descent update", result["one_step_error"] < 1e-4,
+        ("one step is one gradient-descent update",
+         distance(observed["after_one"], one.flat()) < 1e-4,
          "one call did not make one SGD update from the batch's gradient (order: zero_grad, "
          "forward, loss, backward, step)"),
-        ("zero_grad before backward", result["two_step_error"] < 1e-4,
+        ("zero_grad before backward", distance(observed["after_two"], two.flat()) < 1e-4,
          "the second step used accumulated gradients: call optimizer.zero_grad() before "
          "loss.backward()"),
-    ])
+    ], {"returns the batch's loss", "one step is one gradient-descent update",
+        "zero_grad before backward"}))
 
 
-def score_evaluate(result: dict[str, Any]) -> list[Check]:
-    """Two numbers; the loss; accuracy as a fraction; eval mode; no gradients; no updates."""
-    if "error" in result:
-        return zero("2.3 evaluate", f"evaluate raised {result['error']}")
-    plain, dropout = result["expected"]["plain"], result["expected"]["dropout"]
-    loss, acc = (result["plain"] + [None, None])[:2]
-    runs = [r[0] if r else None for r in result["dropout"]]
-    fraction = plain["correct"] / plain["n"]
-    return split("2.3 evaluate", [
+def score_evaluate(asked: dict[str, Any], observed: dict[str, Any]) -> list[Check]:
+    """Two numbers; the loss; accuracy as a fraction; eval mode; no gradients; no updates:
+    what the child saw against the loss and accuracy computed here."""
+    if "error" in observed:
+        return zero("2.3 evaluate", f"evaluate raised {observed['error']}")
+    X, y = asked["X"], asked["y"]
+    plain, correct = loss_and_correct(net_of(asked["plain"]), X, y)
+    dropped = net_of(asked["dropout"])
+    dropout_loss = loss_and_correct(dropped, X, y)[0]
+    loss, acc = (list(observed["plain"]) + [None, None])[:2]
+    runs = [r[0] if r else None for r in observed["dropout"]]
+    fraction = correct / len(y)
+    seen, types = observed["grad_enabled"], observed["item_types"]
+    return split("2.3 evaluate", genuine([
         ("returns (loss, accuracy) as two Python numbers",
-         result["length"] == 2 and all(t in ("float", "int") for t in result["item_types"]),
+         observed["length"] == 2 and all(t in ("float", "int") for t in types),
          f"return a tuple of two Python numbers (use .item()); got a "
-         f"{result['returned_type']} of {result['item_types']}"),
-        ("returns the loss", _close(loss, plain["loss"]),
-         f"the loss {loss} is not loss_fn(model(X), y) = {plain['loss']:.6g}"),
+         f"{observed['returned_type']} of {types}"),
+        ("returns the loss", _close(loss, plain),
+         f"the loss {loss} is not loss_fn(model(X), y) = {plain:.6g}"),
         ("accuracy is the fraction correct", _close(acc, fraction),
          f"accuracy {acc} should be the fraction of correct predictions, {fraction:g} here"
-         + (" (it looks like a count)" if acc == plain["correct"] else "")),
-        ("in eval mode (dropout off)", all(_close(r, dropout["loss"]) for r in runs),
+         + (" (it looks like a count)" if acc == correct else "")),
+        ("in eval mode (dropout off)", len(runs) == 2 and all(_close(r, dropout_loss)
+                                                              for r in runs),
          "with dropout the loss changes from call to call: call model.eval() first"),
-        ("under torch.no_grad()", bool(result["grad_enabled"]) and
-         not any(result["grad_enabled"]), "run the forward pass inside torch.no_grad()"),
-        ("leaves the weights alone", not result["weights_changed"],
+        ("under torch.no_grad()", bool(seen) and not any(seen),
+         "run the forward pass inside torch.no_grad()"),
+        ("leaves the weights alone", distance(observed["dropout_after"], dropped.flat()) == 0,
          "evaluate changed the model's weights"),
-    ])
+    ], {"returns the loss", "accuracy is the fraction correct", "in eval mode (dropout off)"}))
 
 
 def _close(x: float | None, want: float) -> bool:
-    return x is not None and math.isclose(x, want, rel_tol=1e-4, abs_tol=1e-9)
+    return isinstance(x, float | int) and math.isclose(x, want, rel_tol=1e-4, abs_tol=1e-9)
 
 
-SCORERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[Check]]]] = {
+Scorer = Callable[[dict[str, Any], dict[str, Any]], list[Check]]
+SCORERS: dict[str, tuple[str, Scorer]] = {
     "build_model": ("2.1 build_model", score_build_model),
     "train_one_step": ("2.2 train_one_step", score_train_one_step),
     "evaluate": ("2.3 evaluate", score_evaluate),
