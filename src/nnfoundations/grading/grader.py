@@ -238,6 +238,10 @@ def _function(result: ChildResult, name: str, scorer: Scorer,
     probe = result.last("probe", name)
     if (result.first("tampered") or {}).get("names"):
         return zero(question, "the submission replaces parts of torch or builtins")
+    failed = result.first("load_error")
+    if origin == "missing" and failed is not None:
+        return zero(question, f"{name}: not defined, for the submission stopped while "
+                              f"loading: {failed.get('error')}")
     if origin != "submission":
         return zero(question, f"{name}: {origin}")
     if probe is None:

@@ -48,8 +48,12 @@ HIDDEN = (Path(__file__).resolve().parents[1],)
 NOBODY = 65534
 SCRATCH = "/submission"
 MAX_EVENTS_BYTES = 4 * 2**20
-INSTALL = ("nnf grade runs submissions only inside bubblewrap, which {why}: install it "
-           "(Debian and Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)")
+INSTALL = ("nnf grade runs submissions only inside bubblewrap, which needs {what} here: "
+           "install it (Debian and Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+           "bubblewrap)")
+BROKEN = ("nnf grade runs submissions only inside bubblewrap, which failed here ({said}): it "
+          "needs root or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone"
+          "=1)")
 _CGROUPS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
@@ -131,18 +135,26 @@ def check() -> None:
     """
     missing = [t for t in ("bwrap", "prlimit") + (("setpriv",) if _root() else ())
                if shutil.which(t) is None]
-    if sys.platform != "linux" or missing:
-        why = "is Linux's" if sys.platform != "linux" else f"needs {', '.join(missing)}"
-        raise InvalidValueError(INSTALL.format(why=why))
+    if sys.platform != "linux":
+        raise InvalidValueError("nnf grade runs submissions only inside bubblewrap, which "
+                                "needs Linux")
+    if missing:
+        raise InvalidValueError(INSTALL.format(what=", ".join(missing)))
     try:
-        trial = subprocess.run([*_bwrap(), *_drop(), sys.executable, "-I", "-c", "pass"],
+        trial = subprocess.run([*_bwrap(), *_drop(), _python(), "-I", "-c", "pass"],
                                stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
                                env=_scrubbed_env())
         said = (trial.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
     except (OSError, subprocess.SubprocessError) as err:
         trial, said = None, f"{type(err).__name__}: {err}"
     if trial is None or trial.returncode != 0:
-        raise InvalidValueError(INSTALL.format(why=f"failed here ({said[:200]})"))
+        raise InvalidValueError(BROKEN.format(said=said[:200]))
+
+
+def _python() -> str:
+    """This interpreter, as a path that holds inside the sandbox (no ``..`` through folders
+    it does not have)."""
+    return os.path.abspath(sys.executable)
 
 
 def _root() -> bool:
@@ -188,7 +200,8 @@ def _python_folders() -> tuple[Path, ...]:
     """The interpreter's installation and the environment's (a venv's packages), outside
     ``/usr``, the outermost of any nested pair."""
     found = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix,
-                                         Path(sys.executable).resolve().parents[1])}
+                                         Path(sys.executable).resolve().parents[1],
+                                         Path(_python()).parents[1])}
     found = {p for p in found if not p.is_relative_to("/usr")}
     return tuple(sorted(p for p in found if not any(p != q and p.is_relative_to(q)
                                                     for q in found)))
@@ -225,7 +238,7 @@ def _argv(limits: Limits, cgroup: Path | None) -> list[str]:
             f"--fsize={capped(resource.RLIMIT_FSIZE, limits.file_mb * 2**20)}", "--core=0"]
     if cgroup is None:
         argv.append(f"--nproc={capped(resource.RLIMIT_NPROC, _nproc(limits.processes))}")
-    argv += ["--", *_bwrap(), *_drop(), sys.executable, "-I", "/grader/child.py"]
+    argv += ["--", *_bwrap(), *_drop(), _python(), "-I", "/grader/child.py"]
     if cgroup is not None:  # the shell joins the cgroup, then becomes the command
         argv = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup / "cgroup.procs"),
                 *argv]
