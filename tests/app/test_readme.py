@@ -57,7 +57,7 @@ def test_the_python_api_example_runs(tmp_path):
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
                           text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
-    first = done.stdout.splitlines()[0]  # a clean run: a good fit, or at least its best guess
+    first = done.stdout.splitlines()[0]  # a seeded clean run: a good fit, or its best guess
     assert first.startswith("verdict: good fit") or "best guess good fit" in first, first
     assert "suggested learning rate" in done.stdout
     assert "cross-validated accuracy 0.9" in done.stdout

@@ -143,8 +143,8 @@ def grade_one(sub: Submission, limits: Limits, execute: bool,
     breaks the grader itself costs only this submission its points, with a note)."""
     try:
         return _grade_one(sub, limits, execute, template)
-    except Exception as err:  # noqa: BLE001 - one student's file must not stop the class
-        checks = [c for q, points, how in SPLIT for c in zero(q, "not graded")]
+    except Exception as err:  # one student's file must not stop the class's grading
+        checks = [c for q, _, _ in SPLIT for c in zero(q, "not graded")]
         return Grade(sub, checks, [f"could not be graded: {type(err).__name__}: {err}"[:300]])
 
 

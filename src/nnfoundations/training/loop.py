@@ -137,8 +137,9 @@ def fit(
         patience: stop after this many epochs without improvement; None never stops early.
         min_delta: the least decrease of the loss that counts as improvement (absolute).
         restore_best: leave the model with the best epoch's weights (default True).
-        seed: seeds the shuffling and torch's global RNG (dropout, init) for a reproducible
-            run; None draws one, recorded in ``history.settings["seed"]``.
+        seed: seeds the shuffling and torch's global RNG (dropout) for a reproducible run;
+            None draws one, recorded in ``history.settings["seed"]``. The model's initial
+            weights were drawn when it was built: seed torch before building it too.
         device: ``"cpu"``, ``"cuda"``, ...; default: where the model's parameters are.
         progress: a bar and one line per epoch on stderr; None shows them on a terminal only.
         checkpoint: save weights, optimizer, History and RNG states here after every epoch,
