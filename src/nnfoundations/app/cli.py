@@ -180,7 +180,8 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "grade", help="grade the assignment's submissions (instructors)",
         description="Score .py and .ipynb submissions (files, a folder of them, or a folder "
-        "per student) against the assignment's rubric, running each in a confined child process.")
+        "per student) against the assignment's rubric, running each contained by bubblewrap "
+        "(as an unprivileged user, with a private filesystem and no network).")
     p.add_argument("submissions", nargs="*", help="files or folders to grade")
     p.add_argument("--template", metavar="DIR", help="write the blank student files into DIR")
     p.add_argument("--solution", action="store_true",
@@ -190,7 +191,7 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
                    help="run each notebook (in the sandbox) before reading its outputs")
     p.add_argument("--jobs", type=int, default=0, help="submissions at once (default: CPUs)")
     p.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds per submission's process (default 120)")
+                   help="seconds per submission's process (default 120, at most 86400)")
     p.add_argument("--json", action="store_true", help="one JSON object per submission")
     p.add_argument("--csv", metavar="FILE", help="write every score to a CSV")
     p.add_argument("--gradescope", metavar="FILE",
