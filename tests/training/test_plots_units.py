@@ -44,3 +44,46 @@ def test_dead_units_restores_mode_and_checks_input():
     assert model.training
     with pytest.raises(ValueError, match=r"X must be a non-empty tensor"):
         dead_units(model, torch.randn(0, 4))
+
+
+def keras_log(path, runs=1):
+    body = "".join(f"{e},{1 / (e + 1):.4f},{0.4 + e / 20:.3f},{1.2 / (e + 1) + e / 50:.4f}\n"
+                   for e in range(12))
+    path.write_text("epoch,loss,val_accuracy,val_loss\n" + body * runs, encoding="utf-8")
+    return path
+
+
+def test_any_log_plots_like_our_own_history(tmp_path):
+    log = keras_log(tmp_path / "training.log")
+    fig = plot_history(log)  # the path of another framework's log
+    loss, metric = fig.axes
+    assert [line.get_label() for line in loss.lines][:2] == ["train loss", "validation loss"]
+    assert metric.get_ylabel() == "val_accuracy" and fig._suptitle.get_text().startswith(
+        "Diagnosis: ")
+    assert plot_history(str(log), tmp_path / "c.svg").read_text().startswith("<?xml")
+
+
+def test_a_log_of_several_runs_plots_the_one_picked(tmp_path, capsys):
+    from nnfoundations.app.cli import main
+    log = keras_log(tmp_path / "training.log", runs=2)
+    with pytest.raises(ValueError, match=r"holds 2 runs: pick one with --run"):
+        plot_history(log)
+    assert len(plot_history(log, run=2).axes[0].lines[0].get_xdata()) == 12
+    assert main(["plot", str(log), "-o", str(tmp_path / "c.png")]) == 2
+    assert "pick one with --run" in capsys.readouterr().err
+    assert main(["plot", str(log), "--run", "1", "-o", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nnf_plot_reads_a_run_directory_and_named_columns(tmp_path):
+    from nnfoundations.app.cli import main
+    h = History(settings={"n_outputs": 3})
+    for e in range(1, 6):
+        h.append(epoch=e, train_loss=1 / e, val_loss=1.1 / e, val_acc=0.5, lr=0.1, seconds=0)
+    (tmp_path / "run").mkdir()
+    h.to_json(tmp_path / "run" / "history.json")
+    assert main(["plot", str(tmp_path / "run"), "-o", str(tmp_path / "a.png")]) == 0
+    log = tmp_path / "odd.csv"
+    log.write_text("step,fit,held\n" + "".join(f"{e},{1 / e},{1.2 / e}\n" for e in range(1, 9)))
+    assert main(["plot", str(log), "--epoch-col", "step", "--train-col", "fit", "--val-col",
+                 "held", "-o", str(tmp_path / "b.png")]) == 0

@@ -141,10 +141,13 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from nnfoundations.history import History
+    from nnfoundations.diagnosis import Columns
+    from nnfoundations.diagnosis.readers import read_run
     from nnfoundations.training.plots import plot_history
 
-    path = plot_history(History.from_json(args.history), args.output)
+    columns = Columns(args.epoch_col, args.train_col, args.val_col, args.acc_col)
+    curves = read_run(args.log, run=args.run_number, columns=columns)
+    path = plot_history(curves, args.output)
     print(f"curves written to {path}", file=sys.stderr)
     return 0
 
@@ -325,9 +328,15 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
     for name in ("epoch", "train", "val", "acc"):
         p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
     p.set_defaults(run=_cmd_diagnose)
-    p = commands.add_parser("plot", help="plot the curves of a history.json to a PNG")
-    p.add_argument("history")
+    p = commands.add_parser("plot", help="plot a run's curves, from nnf or any framework's log",
+                            description="Plot the curves of a run, with its verdict in the "
+                            "title: any log nnf diagnose reads.")
+    p.add_argument("log", help="the log file or run directory")
     p.add_argument("-o", "--output", default="curves.png", help="default curves.png")
+    p.add_argument("--run", type=int, dest="run_number",
+                   help="which run of a file holding several (1-based)")
+    for name in ("epoch", "train", "val", "acc"):
+        p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
     p.set_defaults(run=_cmd_plot)
 
 

@@ -23,7 +23,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from nnfoundations._errors import InvalidValueError
+from nnfoundations import _checks
+from nnfoundations._errors import InvalidTypeError, InvalidValueError
 from nnfoundations._files import csv_delimiter
 from nnfoundations.diagnosis.curves import Curves
 from nnfoundations.history import History
@@ -72,6 +73,34 @@ def read_runs(path: str | PathLike[str], columns: Columns = Columns()) -> list[C
     if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
         return _read_json(path, text, columns)
     return _runs(_csv_rows(path, text), columns, f"CSV {path.name}")
+
+
+def read_run(source: History | Curves | str | PathLike[str], *, run: int | None = None,
+             columns: Columns = Columns()) -> Curves:
+    """One run's curves, from a History, Curves, or a log's path (a run directory, or any
+    file :func:`read_runs` reads); ``run`` (1-based) picks one of a log holding several.
+
+    Raises:
+        InvalidValueError: the log cannot be read, holds several runs and ``run`` is not
+            given, or has no run ``run``.
+        InvalidTypeError: ``source`` is none of these.
+    """
+    if isinstance(source, Curves):
+        return source
+    if isinstance(source, History):
+        return Curves.from_history(source)
+    if not isinstance(source, str | PathLike):
+        raise InvalidTypeError(f"expected a History, Curves or a log's path, got "
+                               f"{type(source).__name__}")
+    runs = read_runs(source, columns)
+    if run is None and len(runs) > 1:
+        raise InvalidValueError(f"{source} holds {len(runs)} runs: pick one with --run (run= "
+                                f"in Python), 1 to {len(runs)}")
+    index = 1 if run is None else _checks.positive_int("run", run)
+    if index > len(runs):
+        raise InvalidValueError(f"run {index} is not in {source}: it holds {len(runs)} "
+                                f"run{'s' if len(runs) > 1 else ''}")
+    return runs[index - 1]
 
 
 def _log_in(folder: Path) -> Path:

@@ -23,7 +23,7 @@ from os import PathLike
 from typing import TYPE_CHECKING
 
 from nnfoundations import _checks
-from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations._errors import InvalidValueError
 from nnfoundations.diagnosis.curves import Curves
 from nnfoundations.diagnosis.features import (
     SPIKE_WIDTHS,
@@ -82,7 +82,9 @@ def diagnose(run: History | Curves | str | PathLike[str], *,
         >>> d = diagnose(h); d.verdict, d.stop_epoch
         (<Verdict.OVERFITTING: 'overfitting'>, 3)
     """
-    run = _curves(run)
+    from nnfoundations.diagnosis.readers import read_run
+
+    run = read_run(run)
     if classes is not None:
         run.classes = _checks.positive_int("classes", classes)
     if not len(run) and run.stop_kind != StopKind.NON_FINITE:
@@ -101,32 +103,12 @@ def diagnose_file(path: str | PathLike[str], *, run: int | None = None,
     Raises:
         InvalidValueError: the log cannot be read, or has no run ``run``.
     """
-    from nnfoundations.diagnosis.readers import Columns, read_runs
+    from nnfoundations.diagnosis.readers import Columns, read_run, read_runs
 
-    runs = read_runs(path, columns or Columns())
     if run is not None:
-        if not 1 <= _checks.positive_int("run", run) <= len(runs):
-            raise InvalidValueError(f"run {run} is not in {path}: it holds {len(runs)} "
-                                    f"run{'s' if len(runs) > 1 else ''}")
-        runs = [runs[run - 1]]
-    return [diagnose(r, classes=classes) for r in runs]
-
-
-def _curves(run: History | Curves | str | PathLike[str]) -> Curves:
-    from nnfoundations.diagnosis.readers import read_runs
-
-    if isinstance(run, str | PathLike):
-        runs = read_runs(run)
-        if len(runs) > 1:
-            raise InvalidValueError(f"{run} holds {len(runs)} runs; diagnose each with "
-                                    "diagnose_file (nnf diagnose), or pick one with --run")
-        run = runs[0]
-    if isinstance(run, History):
-        run = Curves.from_history(run)
-    if not isinstance(run, Curves):
-        raise InvalidTypeError(f"diagnose needs a History, Curves or a log's path, got "
-                               f"{type(run).__name__}")
-    return run
+        return [diagnose(read_run(path, run=run, columns=columns or Columns()),
+                         classes=classes)]
+    return [diagnose(r, classes=classes) for r in read_runs(path, columns or Columns())]
 
 
 def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:

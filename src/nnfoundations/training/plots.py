@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from io import BytesIO
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -12,7 +14,8 @@ from matplotlib.figure import Figure
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._files import atomic_write_bytes, writable_file
-from nnfoundations.diagnosis import Diagnosis, diagnose
+from nnfoundations.diagnosis import Curves, Diagnosis, diagnose
+from nnfoundations.diagnosis.readers import read_run
 from nnfoundations.history import History
 
 if TYPE_CHECKING:
@@ -23,28 +26,34 @@ if TYPE_CHECKING:
 IMAGE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
 
 
-@overload
-def plot_history(history: History, path: None = None,
-                 diagnosis: Diagnosis | None = None) -> Figure: ...
+Run = History | Curves | str | PathLike[str]
 
 
 @overload
-def plot_history(history: History, path: str | Path,
-                 diagnosis: Diagnosis | None = None) -> Path: ...
+def plot_history(history: Run, path: None = None, diagnosis: Diagnosis | None = None, *,
+                 run: int | None = None) -> Figure: ...
 
 
-def plot_history(history: History, path: str | Path | None = None,
-                 diagnosis: Diagnosis | None = None) -> Path | Figure:
-    """Draw the loss curves (and validation accuracy) of a run, into a file or a Figure.
+@overload
+def plot_history(history: Run, path: str | Path, diagnosis: Diagnosis | None = None, *,
+                 run: int | None = None) -> Path: ...
+
+
+def plot_history(history: Run, path: str | Path | None = None,
+                 diagnosis: Diagnosis | None = None, *, run: int | None = None,
+                 ) -> Path | Figure:
+    """Draw the loss curves (and a validation metric) of a run, into a file or a Figure.
 
     The best epoch and the epoch to keep are marked, and the verdict of
     :func:`~nnfoundations.diagnosis.verdict.diagnose` is in the title.
 
     Args:
-        history: the run's History.
+        history: the run: a History, the Curves of any log, or a log's path (a run
+            directory, ``history.json``, or any log ``nnf diagnose`` reads).
         path: where to write the image (its suffix names the format), atomically; None
             returns the Figure instead, which a notebook shows inline.
         diagnosis: the run's diagnosis; computed when not given.
+        run: which run of a log holding several (1-based).
 
     Returns:
         The path written, or the Figure when no path is given.
@@ -56,27 +65,36 @@ def plot_history(history: History, path: str | Path | None = None,
         >>> plot_history(h, pathlib.Path(tempfile.mkdtemp()) / "curves.png").name
         'curves.png'
     """
-    if not history.records:
-        raise InvalidValueError("the History has no epochs to plot")
+    curves = read_run(history, run=run)
+    if not len(curves):
+        raise InvalidValueError("the run has no epochs to plot")
     image_format = None if path is None else check_image_path(path)  # before any drawing
-    diagnosis = diagnosis or diagnose(history)
-    has_acc = any(v is not None for v in history.val_acc)
+    diagnosis = diagnosis or diagnose(curves)
+    has_acc = any(v is not None for v in curves.acc)
     # A bare Figure on an Agg canvas: no display, and pyplot's global backend is left alone
     # (a notebook keeps its inline plots).
     fig = Figure(figsize=(11 if has_acc else 6.5, 4.2))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)
-    _loss_panel(axes[0][0], history, diagnosis)
+    _loss_panel(axes[0][0], curves, diagnosis)
     if has_acc:
         ax = axes[0][1]
-        ax.plot(history.epoch, history.val_acc, color="tab:green", label="validation accuracy")
-        ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+        logged = curves.columns.get("acc", "val_acc")  # another log's name for its metric
+        metric = "validation accuracy" if logged in ("val_acc", "-") else logged
+        ax.plot(curves.epochs, _gaps(curves.acc), color="tab:green", label=metric)
+        ax.set(xlabel="epoch", ylabel=metric, title="Validation accuracy"
+               if metric == "validation accuracy" else "Validation metric")
         ax.grid(alpha=0.3)
         ax.legend()
     stop = "no epoch worth keeping" if diagnosis.stop_epoch is None else \
         f"keep epoch {diagnosis.stop_epoch}"
     fig.suptitle(f"Diagnosis: {diagnosis.verdict.replace('_', ' ')} ({stop})", fontsize=12)
     return _finish(fig, path, image_format)
+
+
+def _gaps(values: list[float | None]) -> list[float]:
+    """A series with its missing points as NaN, which matplotlib leaves as gaps."""
+    return [math.nan if v is None else v for v in values]
 
 
 def plot_comparison(runs: list[BatchRun], path: str | Path | None = None) -> Path | Figure:
@@ -129,10 +147,11 @@ def check_image_path(path: str | Path) -> str:
     return "jpeg" if suffix == "jpg" else suffix
 
 
-def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
-    ax.plot(history.epoch, history.train_loss, label="train loss", color="tab:blue")
-    if history.monitor == "val_loss":
-        ax.plot(history.epoch, history.monitored, label="validation loss", color="tab:orange")
+def _loss_panel(ax: Axes, curves: Curves, diagnosis: Diagnosis) -> None:
+    if any(v is not None for v in curves.train):
+        ax.plot(curves.epochs, _gaps(curves.train), label="train loss", color="tab:blue")
+    if curves.has_val:
+        ax.plot(curves.epochs, _gaps(curves.val), label="validation loss", color="tab:orange")
     if diagnosis.best_epoch is not None:
         same = diagnosis.stop_epoch == diagnosis.best_epoch
         ax.axvline(diagnosis.best_epoch, color="tab:red" if same else "tab:gray", linestyle=":",
@@ -141,7 +160,7 @@ def _loss_panel(ax: Axes, history: History, diagnosis: Diagnosis) -> None:
     if diagnosis.stop_epoch is not None and diagnosis.stop_epoch != diagnosis.best_epoch:
         ax.axvline(diagnosis.stop_epoch, color="tab:red", linestyle="--",
                    label=f"keep epoch {diagnosis.stop_epoch}")
-    losses = [v for v in history.train_loss + history.monitored if v > 0]
+    losses = [v for v in curves.train + curves.val if v is not None and 0 < v < math.inf]
     if losses and max(losses) / min(losses) > 20:  # let the small late losses show
         ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
