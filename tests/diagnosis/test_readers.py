@@ -184,3 +184,71 @@ def test_without_tensorboard_an_event_file_gets_a_clear_message(tmp_path, monkey
                         None)  # as if the extra were not installed
     with pytest.raises(ValueError, match=r"pip install 'nnfoundations\[tensorboard\]'"):
         read_runs(event)
+
+
+def tensorboard_writer(folder):
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(str(folder))
+
+
+def falling(e, scale=1.0):
+    return scale * 2.0 / (e + 1)
+
+
+def test_slash_tags_as_the_hugging_face_callback_writes_them(tmp_path):
+    with tensorboard_writer(tmp_path) as writer:
+        for e in range(8):
+            writer.add_scalar("train/loss", falling(e), e)
+            writer.add_scalar("eval/loss", falling(e, 1.1), e)
+        writer.add_scalar("train/train_loss", 0.7, 8)  # the Trainer's one-point summary
+    [run] = read_runs(tmp_path)
+    assert (run.columns["train"], run.columns["val"]) == ("train/loss", "eval/loss")
+    assert len(run) == 8
+
+
+def test_a_step_loss_is_never_mistaken_for_the_validation_loss(tmp_path):
+    log = write(tmp_path / "metrics.csv", "epoch,train/loss_step,val/loss\n" + "".join(
+        f"{e},{falling(e)},{falling(e, 1.2)}\n" for e in range(6)))
+    [run] = read_runs(log)
+    assert (run.columns["train"], run.columns["val"]) == ("train/loss_step", "val/loss")
+    log = write(tmp_path / "slashes.csv", "epoch,train/loss_epoch,val/loss\n" + "".join(
+        f"{e},{falling(e)},{falling(e, 1.2)}\n" for e in range(6)))
+    assert read_runs(log)[0].columns["val"] == "val/loss"
+
+
+def test_a_keras_logdir_joins_its_train_and_validation_folders(tmp_path):
+    for part, scale in (("train", 1.0), ("validation", 1.3)):
+        with tensorboard_writer(tmp_path / part) as writer:
+            for e in range(7):
+                writer.add_scalar("epoch_loss", falling(e, scale), e)
+                writer.add_scalar("epoch_accuracy", 0.5 + e / 20, e)
+    [run] = read_runs(tmp_path)
+    assert (run.columns["train"], run.columns["val"]) == ("train/epoch_loss",
+                                                          "validation/epoch_loss")
+    assert run.columns["acc"] == "validation/epoch_accuracy" and len(run) == 7
+    assert run.val[0] == pytest.approx(2.6)
+
+
+def test_add_scalars_folders_are_one_run(tmp_path):
+    with tensorboard_writer(tmp_path) as writer:
+        for e in range(6):
+            writer.add_scalars("loss", {"train": falling(e), "val": falling(e, 1.2)}, e)
+    [run] = read_runs(tmp_path)
+    assert (run.columns["train"], run.columns["val"]) == ("loss/train", "loss/val")
+    assert run.val[1] == pytest.approx(1.2)
+    [part] = read_runs(tmp_path / "loss_val")  # one part alone: a validation loss, no more
+    assert (part.columns["train"], part.columns["val"]) == ("-", "loss/val")
+
+
+def test_a_logdir_of_several_runs_diagnoses_each_by_its_folder(tmp_path, capsys):
+    for version in (0, 1):
+        with tensorboard_writer(tmp_path / f"version_{version}") as writer:
+            for e in range(6 + version):
+                writer.add_scalar("train_loss", falling(e), e)
+                writer.add_scalar("val_loss", falling(e, 1.1), e)
+    runs = read_runs(tmp_path)
+    assert [r.name for r in runs] == ["version_0", "version_1"]
+    assert [len(r) for r in runs] == [6, 7]
+    assert main(["diagnose", str(tmp_path)]) == 0
+    assert "version_1: columns:" in capsys.readouterr().out

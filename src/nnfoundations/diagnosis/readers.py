@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from os import PathLike
@@ -64,11 +65,15 @@ def read_runs(path: str | PathLike[str], columns: Columns = Columns()) -> list[C
     """
     path = Path(path)
     if path.is_dir():
-        path = _log_in(path)
+        named = _log_in(path)
+        if named is None:
+            return _tensorboard_runs(path, columns)
+        path = named
     if not path.is_file():
         raise InvalidValueError(f"no such file: {path}")
     if "tfevents" in path.name:
-        return _runs(_tensorboard_rows(path), columns, f"TensorBoard events {path.name}")
+        return _runs(_step_rows(_scalars(path, path.parent.name, own=True)), columns,
+                     f"TensorBoard events {path.name}")
     text = _text(path)
     if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
         return _read_json(path, text, columns)
@@ -103,15 +108,12 @@ def read_run(source: History | Curves | str | PathLike[str], *, run: int | None 
     return runs[index - 1]
 
 
-def _log_in(folder: Path) -> Path:
+def _log_in(folder: Path) -> Path | None:
+    """The log a folder names by its own files; None where only TensorBoard's may be."""
     for name in ("history.json", "metrics.csv", "trainer_state.json"):
         if (folder / name).is_file():
             return folder / name
-    events = sorted(folder.glob("events.out.tfevents.*"))
-    if events:
-        return events[-1]
-    raise InvalidValueError(f"{folder} holds no log: looked for history.json, metrics.csv, "
-                            "trainer_state.json and TensorBoard event files")
+    return None
 
 
 def _text(path: Path) -> str:
@@ -174,23 +176,32 @@ def _number(cell: object) -> float | None:
 
 
 def _keys(name: str) -> set[str]:
-    """The names a column answers to: lower case, ``_`` for spaces, and for ``a/b`` both ``b``
-    and ``b_a`` (``finetuning/val_loss`` is ``val_loss``; TensorBoard's ``loss/train`` is
-    ``train_loss``)."""
+    """The names a column answers to: lower case, ``_`` for spaces; for ``a/b`` also ``b``,
+    ``a_b`` and ``b_a`` (``finetuning/val_loss`` is ``val_loss``; TensorBoard's ``loss/train``
+    and ``train/loss`` are ``train_loss``); each also without Keras' ``epoch_`` (its
+    TensorBoard callback writes ``epoch_loss``)."""
     norm = name.strip().lower().replace(" ", "_").replace("-", "_")
     parts = [p for p in norm.split("/") if p]
     keys = {norm}
     if len(parts) > 1:
-        keys |= {parts[-1], "_".join(reversed(parts))}
-    return keys
+        keys |= {parts[-1], "_".join(parts), "_".join(reversed(parts))}
+    return keys | {k.replace("epoch_", "") for k in keys}
 
 
-def _find(names: Iterable[str], wanted: tuple[str, ...]) -> str | None:
+def _is_val(name: str) -> bool:
+    """A validation series (``val_loss``, ``eval/loss``, ``loss/valid``), never a training one."""
+    return any(k.startswith(VAL_PREFIXES) for k in _keys(name))
+
+
+def _find(names: Iterable[str], wanted: tuple[str, ...],
+          counts: Mapping[str, int] | None = None) -> str | None:
+    """The column answering to the first of ``wanted`` that any does; of several, the one
+    with the most values (a summary scalar of one point loses to the curve)."""
     names = list(names)
     for target in wanted:
-        for name in names:
-            if target in _keys(name):
-                return name
+        hits = [name for name in names if target in _keys(name)]
+        if hits:
+            return max(hits, key=lambda n: (counts or {}).get(n, 0))
     return None
 
 
@@ -205,14 +216,15 @@ def _metric(names: Iterable[str], taken: set[str]) -> str | None:
     return None
 
 
-def _resolve(names: list[str], columns: Columns) -> dict[str, str | None]:
+def _resolve(names: list[str], columns: Columns,
+             counts: Mapping[str, int] | None = None) -> dict[str, str | None]:
     """Which column holds each series: the caller's name, else the usual ones."""
     for given in (columns.epoch, columns.train, columns.val, columns.acc):
         if given is not None and given not in names:
             raise InvalidValueError(f"no column {given!r} in the log; its columns are {names}")
     epoch = columns.epoch or _find(names, EPOCH_NAMES) or ("" if "" in names else None)
-    train = columns.train or _find(names, TRAIN_NAMES)
-    val = columns.val or _find([n for n in names if n != train], VAL_NAMES)
+    train = columns.train or _find([n for n in names if not _is_val(n)], TRAIN_NAMES, counts)
+    val = columns.val or _find([n for n in names if n != train], VAL_NAMES, counts)
     acc = columns.acc or _metric(names, {n for n in (epoch, train, val) if n})
     return {"epoch": epoch, "train": train, "val": val, "acc": acc}
 
@@ -220,7 +232,8 @@ def _resolve(names: list[str], columns: Columns) -> dict[str, str | None]:
 def _runs(rows: list[Row], columns: Columns, source: str,
           index_base: int = 0) -> list[Curves]:
     names = list(dict.fromkeys(k for row in rows for k in row))
-    used = _resolve(names, columns)
+    counts = Counter(k for row in rows for k, v in row.items() if v is not None)
+    used = _resolve(names, columns, counts)
     if used["train"] is None and used["val"] is None:
         raise InvalidValueError(f"{source}: no training or validation loss among the columns "
                                 f"{names}; name them with --train-col/--val-col")
@@ -321,18 +334,73 @@ def _hugging_face(path: Path, log: list[Any], columns: Columns) -> Curves:
     return curves
 
 
-def _tensorboard_rows(path: Path) -> list[Row]:
-    """Scalars of a TensorBoard event file, one row per step (the epoch, or the step)."""
+def _scalars(path: Path, prefix: str = "", own: bool = False,
+             ) -> dict[str, list[tuple[int, float]]]:
+    """Each scalar tag of a TensorBoard event file and its (step, value) points; ``prefix``
+    names the part of a run its folder holds (Keras' ``validation``, ``add_scalars``'
+    ``loss_val``), or the run's ``own`` folder."""
     loader = _event_accumulator()
     acc = loader(str(path), size_guidance={"scalars": 0})
     acc.Reload()
+    return {_tag(prefix, tag, own): [(e.step, float(e.value)) for e in acc.Scalars(tag)]
+            for tag in acc.Tags().get("scalars", [])}
+
+
+def _tag(prefix: str, tag: str, own: bool = False) -> str:
+    """``loss/val`` for the tag ``loss`` in ``add_scalars``' folder ``loss_val``; ``train/
+    epoch_loss`` for Keras' ``epoch_loss`` in ``train``; the tag alone without a prefix, or
+    for a run's ``own`` folder unless its name is ``add_scalars``' (one part named alone)."""
+    stem = tag.replace("/", "_") + "_"
+    if prefix.startswith(stem):
+        return f"{tag}/{prefix[len(stem):]}"
+    return tag if own or not prefix else f"{prefix}/{tag}"
+
+
+def _step_rows(scalars: Mapping[str, list[tuple[int, float]]]) -> list[Row]:
+    """One row per step (TensorBoard's epoch or global step), every tag's value on it."""
     rows: dict[int, Row] = {}
-    for tag in acc.Tags().get("scalars", []):
-        for event in acc.Scalars(tag):
-            rows.setdefault(event.step, {"epoch": float(event.step)})[tag] = float(event.value)
-    if not rows:
-        raise InvalidValueError(f"{path} holds no scalars")
+    for tag, points in scalars.items():
+        for step, value in points:
+            rows.setdefault(step, {"epoch": float(step)})[tag] = value
     return [rows[step] for step in sorted(rows)]
+
+
+#: Folders that hold one part of a run, as Keras' TensorBoard callback writes them.
+_PART_FOLDERS = ("train", "training", "validation", "val", "valid", "eval")
+
+
+def _tensorboard_runs(folder: Path, columns: Columns) -> list[Curves]:
+    """Every run under a TensorBoard logdir: a folder of event files, with its parts
+    (Keras' ``train``/``validation``, ``add_scalars``' sub-folders) joined into it; each
+    run named by its folder where there are several."""
+    events = sorted(folder.rglob("events.out.tfevents.*"))
+    if not events:
+        raise InvalidValueError(f"{folder} holds no log: looked for history.json, "
+                                "metrics.csv, trainer_state.json and TensorBoard event files")
+    with_events = {e.parent for e in events}
+    runs: dict[Path, dict[str, list[tuple[int, float]]]] = {}
+    for event in events:
+        here = event.parent
+        part = here != folder and (here.name.lower() in _PART_FOLDERS
+                                   or here.parent in with_events)
+        home = here.parent if part else here
+        runs.setdefault(home, {}).update(_scalars(event, here.name, own=not part))
+    found: list[Curves] = []
+    errors: list[InvalidValueError] = []
+    for home, scalars in runs.items():
+        try:
+            curves = _runs(_step_rows(scalars), columns, "TensorBoard events")
+        except InvalidValueError as err:
+            errors.append(err)
+            continue
+        name = "" if len(runs) == 1 else home.name if home == folder else \
+            str(home.relative_to(folder))
+        for c in curves:
+            c.name = ", ".join(x for x in (name, c.name) if x)
+        found += curves
+    if not found:
+        raise errors[0]
+    return found
 
 
 def _event_accumulator() -> Callable[..., Any]:
