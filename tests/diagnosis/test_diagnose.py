@@ -238,5 +238,5 @@ def test_running_median_reads_through_one_spike():
 def test_no_epochs_and_wrong_type():
     with pytest.raises(ValueError, match=r"no epochs to diagnose"):
         diagnose(History())
-    with pytest.raises(TypeError, match=r"diagnose needs a History, Curves or a log's path"):
+    with pytest.raises(TypeError, match=r"expected a History, Curves or a log's path, got list"):
         diagnose([1.0, 2.0])

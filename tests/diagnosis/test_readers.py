@@ -252,3 +252,42 @@ def test_a_logdir_of_several_runs_diagnoses_each_by_its_folder(tmp_path, capsys)
     assert [len(r) for r in runs] == [6, 7]
     assert main(["diagnose", str(tmp_path)]) == 0
     assert "version_1: columns:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("line, train, val, acc", [
+    ("INFO:Epoch {e}: Train Loss={t:.4f}, Val Loss={v:.4f}", "train_loss", "val_loss", "-"),
+    ("Epoch [{e:03d}/30] TrainLoss={t:.4f} TrainAcc=48.54% | ValLoss={v:.4f} ValAcc=60.94%",
+     "train_loss", "val_loss", "val_acc"),
+    ("2024-05-01 10:00:0{e} epoch: {e}, loss: {t:.4f}, val_loss: {v:.4f}, lr: 1e-3",
+     "loss", "val_loss", "-"),
+])
+def test_a_text_log_of_one_epoch_a_line(tmp_path, line, train, val, acc):
+    lines = ["starting", *(line.format(e=e, t=falling(e), v=falling(e, 1.2))
+                           for e in range(1, 9)), "done"]
+    [run] = read_runs(write(tmp_path / "train.log", "\n".join(lines) + "\n"))
+    assert (run.columns["train"], run.columns["val"], run.columns["acc"]) == (train, val, acc)
+    assert len(run) == 8 and run.val[0] == pytest.approx(1.2, abs=1e-4)
+    assert run.columns["format"] == "text log train.log"
+    if acc != "-":
+        assert run.acc[0] == pytest.approx(0.6094)  # a percentage read as a fraction
+
+
+def test_yolo_results_sum_the_parts_of_each_loss(tmp_path):
+    names = ["epoch", "train/box_loss", "train/cls_loss", "train/dfl_loss",
+             "metrics/mAP50(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss", "lr/pg0"]
+    rows = [[e, falling(e), 2 * falling(e), 0.5, 0.3 + e / 100, falling(e, 1.1), 2.0, 0.6,
+             0.01] for e in range(1, 11)]
+    text = "".join(",".join(f"{str(c):>20}" for c in row) + "\n" for row in [names, *rows])
+    [run] = read_runs(write(tmp_path / "results.csv", text))
+    assert (run.columns["train"], run.columns["val"]) == ("train/loss", "val/loss")
+    assert "sums of their parts" in run.columns["format"] and len(run) == 10
+    assert run.train[0] == pytest.approx(1.0 + 2.0 + 0.5)
+
+
+@pytest.mark.parametrize("train, val", [("train_cross_entropy_epoch", "val_cross_entropy"),
+                                        ("loss_G", "val_loss_G"), ("train_loss", "dev_loss")])
+def test_losses_under_other_names_pair_by_their_stem(tmp_path, train, val):
+    log = write(tmp_path / "metrics.csv", f"epoch,{train},{val},other\n" + "".join(
+        f"{e},{falling(e)},{falling(e, 1.2)},7\n" for e in range(6)))
+    [run] = read_runs(log)
+    assert (run.columns["train"], run.columns["val"]) == (train, val)

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,12 +35,12 @@ from nnfoundations.history import History
 TRAIN_NAMES = ("train_loss_epoch", "train_loss", "training_loss", "loss_epoch", "loss",
                "train_loss_step", "loss_step")
 VAL_NAMES = ("val_loss_epoch", "val_loss", "valid_loss", "validation_loss", "eval_loss",
-             "val_loss_step")
+             "dev_loss", "val_loss_step")
 EPOCH_NAMES = ("epoch", "epochs")
 #: The longest header line read: a log names a few dozen columns at most.
 MAX_HEADER = 100_000
 #: A validation metric where higher is better: these words, after a validation prefix.
-VAL_PREFIXES = ("val_", "valid_", "validation_", "eval_")
+VAL_PREFIXES = ("val_", "valid_", "validation_", "eval_", "dev_")
 METRIC_WORDS = ("acc", "f1", "dice", "jaccard", "iou", "auc", "precision", "recall")
 
 
@@ -77,6 +78,9 @@ def read_runs(path: str | PathLike[str], columns: Columns = Columns()) -> list[C
     text = _text(path)
     if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
         return _read_json(path, text, columns)
+    rows = _text_log_rows(text)
+    if rows:
+        return _runs(rows, columns, f"text log {path.name}")
     return _runs(_csv_rows(path, text), columns, f"CSV {path.name}")
 
 
@@ -126,7 +130,9 @@ def _text(path: Path) -> str:
 def _read_json(path: Path, text: str, columns: Columns) -> list[Curves]:
     try:
         data = json.loads(text)
-    except (ValueError, RecursionError) as err:  # ValueError: ints of 5,000 digits too
+    except RecursionError:
+        raise InvalidValueError(f"{path} is not valid JSON: nested too deeply") from None
+    except ValueError as err:  # ints of 5,000 digits too
         raise InvalidValueError(f"{path} is not valid JSON: {str(err).split(';')[0]}") from None
     if isinstance(data, dict) and "records" in data:
         curves = Curves.from_history(History.from_dict(data))
@@ -158,6 +164,36 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
                 for cells in reader if cells]
     except csv.Error as err:
         raise InvalidValueError(f"{path} is not a readable CSV: {err}") from None
+
+
+_EPOCH = re.compile(r"\bepoch\b\s*[\[(:#]?\s*(\d+(?:\.\d+)?)(?:\s*/\s*\d+)?", re.I)
+_PAIR = re.compile(r"([A-Za-z][A-Za-z_ /-]*?)\s*[=:]\s*([-+]?(?:\d+\.?\d*|\.\d+)"
+                   r"(?:[eE][-+]?\d+)?|nan|inf)(%?)", re.I)
+
+
+def _text_log_rows(text: str) -> list[Row]:
+    """A text log with one epoch a line (``Epoch [3/30] TrainLoss=1.86 ValAcc=60.9%``,
+    ``INFO:Epoch 1: Train Loss=0.0717, Val Loss=0.0766``): each line that names an epoch and
+    ``name=number`` (or ``name: number``) pairs is a row; names in camel case or with spaces
+    become ``train_loss``; a percentage becomes a fraction. Empty where the text is not such
+    a log (a CSV has no such pairs)."""
+    rows: list[Row] = []
+    for line in text.splitlines():
+        epoch = _EPOCH.search(line)
+        if epoch is None:
+            continue
+        pairs = {_snake(name): float(value) / (100 if percent else 1)
+                 for name, value, percent in _PAIR.findall(line[epoch.end():])}
+        pairs.pop("epoch", None)
+        if pairs:
+            rows.append({"epoch": float(epoch.group(1)), **pairs})
+    return rows
+
+
+def _snake(name: str) -> str:
+    """``TrainLoss``, ``Train Loss``, ``train-loss``: ``train_loss``."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[\s-]+", "_", spaced).lower()
 
 
 def _number(cell: object) -> float | None:
@@ -225,15 +261,43 @@ def _resolve(names: list[str], columns: Columns,
     epoch = columns.epoch or _find(names, EPOCH_NAMES) or ("" if "" in names else None)
     train = columns.train or _find([n for n in names if not _is_val(n)], TRAIN_NAMES, counts)
     val = columns.val or _find([n for n in names if n != train], VAL_NAMES, counts)
+    if (train is None or val is None) and not (columns.train or columns.val or
+                                                _parts(names, "train")):  # parts: summed
+        train, val = _by_stem(names, counts or {}, train or val) or (train, val)
     acc = columns.acc or _metric(names, {n for n in (epoch, train, val) if n})
     return {"epoch": epoch, "train": train, "val": val, "acc": acc}
 
 
+def _stem(name: str) -> str:
+    """A loss's name without its split and its level: ``train_cross_entropy_epoch`` and
+    ``val_cross_entropy`` are both ``cross_entropy``; ``loss_G`` and ``val_loss_G``,
+    ``loss_g``."""
+    key = name.strip().lower().replace("/", "_").replace(" ", "_").replace("-", "_")
+    for prefix in ("train_", "training_", *VAL_PREFIXES):
+        key = key.removeprefix(prefix)
+    for suffix in ("_epoch", "_step"):
+        key = key.removesuffix(suffix)
+    return key
+
+
+def _by_stem(names: list[str], counts: Mapping[str, int],
+             found: str | None) -> tuple[str, str] | None:
+    """A training and a validation loss of one stem (a loss under another name), the pair
+    with the most points, holding ``found`` where one of the two is already found."""
+    lossy = [n for n in names if "loss" in n.lower() or "entropy" in n.lower()]
+    pairs = [(t, v) for v in lossy if _is_val(v) for t in lossy
+             if not _is_val(t) and _stem(t) == _stem(v) and found in (None, t, v)]
+    return max(pairs, key=lambda p: counts.get(p[0], 0) + counts.get(p[1], 0)) \
+        if pairs else None
+
+
 def _runs(rows: list[Row], columns: Columns, source: str,
           index_base: int = 0) -> list[Curves]:
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    counts = Counter(k for row in rows for k, v in row.items() if v is not None)
-    used = _resolve(names, columns, counts)
+    names, used = _columns_of(rows, columns)
+    if used["train"] is None and used["val"] is None and _parts(names, "train"):
+        rows = _summed(rows, names)  # YOLO's box, cls and dfl losses, and their val/ twins
+        source += " (train/loss and val/loss: the sums of their parts)"
+        names, used = _columns_of(rows, columns)
     if used["train"] is None and used["val"] is None:
         raise InvalidValueError(f"{source}: no training or validation loss among the columns "
                                 f"{names}; name them with --train-col/--val-col")
@@ -261,6 +325,29 @@ def _runs(rows: list[Row], columns: Columns, source: str,
         raise InvalidValueError(f"{source}: no epoch has a loss in {used['train']!r} or "
                                 f"{used['val']!r}")
     return found
+
+
+def _columns_of(rows: list[Row], columns: Columns) -> tuple[list[str],
+                                                           dict[str, str | None]]:
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    counts = Counter(k for row in rows for k, v in row.items() if v is not None)
+    return names, _resolve(names, columns, counts)
+
+
+def _parts(names: list[str], split: str) -> list[str]:
+    """A loss logged in parts (``train/box_loss``, ``train/cls_loss``, ...): two or more."""
+    parts = [n for n in names if n.lower().startswith(f"{split}/") and
+             n.lower().endswith("_loss")]
+    return parts if len(parts) > 1 else []
+
+
+def _summed(rows: list[Row], names: list[str]) -> list[Row]:
+    """Each split's parts summed into one loss column named after them."""
+    sums = {f"{split}/loss": parts for split in ("train", "val")
+            if (parts := _parts(names, split))}
+    return [{**row, **{name: math.fsum(row[p] or 0.0 for p in parts)
+                       if all(row.get(p) is not None for p in parts) else None
+                       for name, parts in sums.items()}} for row in rows]
 
 
 def _split_runs(rows: list[Row], epoch_col: str) -> list[list[Row]]:
