@@ -291,3 +291,53 @@ def test_losses_under_other_names_pair_by_their_stem(tmp_path, train, val):
         f"{e},{falling(e)},{falling(e, 1.2)},7\n" for e in range(6)))
     [run] = read_runs(log)
     assert (run.columns["train"], run.columns["val"]) == (train, val)
+
+
+def test_lightning_events_by_step_are_grouped_by_their_epoch_scalar(tmp_path):
+    with tensorboard_writer(tmp_path) as writer:
+        step = 0
+        for epoch in range(5):
+            for _ in range(4):
+                writer.add_scalar("lr-SGD", 0.1, step)  # a learning-rate monitor: no epoch
+                writer.add_scalar("train_loss_step", falling(epoch), step)
+                writer.add_scalar("epoch", epoch, step)
+                step += 1
+            writer.add_scalar("val_loss", falling(epoch, 1.2), step - 1)
+    [run] = read_runs(tmp_path)
+    assert run.epochs == [0, 1, 2, 3, 4] and run.columns["epoch"] == "epoch"
+    assert run.train[1] == pytest.approx(1.0) and "left out" not in run.columns
+
+
+def test_a_step_level_training_loss_is_averaged_between_evaluations(tmp_path):
+    with tensorboard_writer(tmp_path) as writer:
+        for step in range(10, 310, 10):
+            writer.add_scalar("train/loss", 3.0 / step ** 0.5, step)
+            if step % 50 == 0:
+                writer.add_scalar("eval/loss", 3.3 / step ** 0.5, step)
+    [run] = read_runs(tmp_path)
+    assert run.epochs == [50, 100, 150, 200, 250, 300] and run.columns["epoch"] == "step"
+    assert run.train[0] == pytest.approx(sum(3.0 / s ** 0.5 for s in range(10, 60, 10)) / 5)
+    assert "mean of the values since the last evaluation" in run.columns["train"]
+
+
+def test_epochs_without_both_losses_are_said_to_be_left_out(tmp_path):
+    log = write(tmp_path / "log.csv", "epoch,loss,val_loss\n" + "".join(
+        f"{e},{falling(e)},{falling(e, 1.2) if e != 3 else ''}\n" for e in range(8)))
+    [run] = read_runs(log)
+    assert len(run) == 7 and run.columns["left out"] == "1 of 8 epochs without both losses"
+
+
+def test_a_fractional_epoch_is_shown_to_two_decimals(tmp_path):
+    log = write(tmp_path / "log.csv", "epoch,loss,val_loss\n" + "".join(
+        f"{e * 0.930232558},{falling(e)},{falling(e, 1.2)}\n" for e in range(1, 9)))
+    assert diagnose(log).best_epoch == 7.44
+
+
+def test_a_history_dump_of_two_models_is_two_runs(tmp_path):
+    data = {f"{m}_{k}": [falling(e, s) for e in range(6)]
+            for m in ("reg", "cls") for k, s in (("loss", 1.0), ("val_loss", 1.2))}
+    data["cls_val_accuracy"] = [0.5 + e / 20 for e in range(6)]
+    runs = read_runs(write(tmp_path / "history.json", json.dumps(data)))
+    assert [r.name for r in runs] == ["reg", "cls"]
+    assert (runs[1].columns["train"], runs[1].columns["val"], runs[1].columns["acc"]) == (
+        "loss", "val_loss", "val_accuracy")

@@ -64,7 +64,8 @@ class Curves:
                    lr=lr if isinstance(lr := settings.get("lr"), float) else None)
 
     def epoch_label(self, index: int) -> int | float:
-        """Epoch ``index`` (0-based position) as the log numbers it."""
+        """Epoch ``index`` (0-based position) as the log numbers it; a fractional epoch (an
+        evaluation between epochs) to two decimals."""
         e = self.epochs[index]
-        return int(e) if float(e).is_integer() else e
+        return int(e) if float(e).is_integer() else round(e, 2)
 

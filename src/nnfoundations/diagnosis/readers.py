@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,8 @@ def read_runs(path: str | PathLike[str], columns: Columns = Columns()) -> list[C
     if not path.is_file():
         raise InvalidValueError(f"no such file: {path}")
     if "tfevents" in path.name:
-        return _runs(_step_rows(_scalars(path, path.parent.name, own=True)), columns,
-                     f"TensorBoard events {path.name}")
+        return _events_runs(_scalars(path, path.parent.name, own=True), columns,
+                            f"TensorBoard events {path.name}")
     text = _text(path)
     if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
         return _read_json(path, text, columns)
@@ -142,9 +142,37 @@ def _read_json(path: Path, text: str, columns: Columns) -> list[Curves]:
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
         rows = [{k: _number(v[i]) if i < len(v) else None for k, v in data.items()}
                 for i in range(max(len(v) for v in data.values()))]
+        models = _model_prefixes(list(data))
+        if len(models) > 1 and columns == Columns():
+            return _prefixed_runs(rows, models, f"Keras History JSON {path.name}")
         return _runs(rows, columns, f"Keras History JSON {path.name}", index_base=0)
     raise InvalidValueError(f"{path} is JSON but not a log this reads: expected our History, "
                             "a Hugging Face trainer_state.json or a Keras History.history dump")
+
+
+def _model_prefixes(keys: list[str]) -> list[str]:
+    """The prefixes of several models' histories in one dump (``reg_loss`` and
+    ``reg_val_loss`` beside ``cls_loss`` and ``cls_val_loss``): each with a loss and a
+    validation loss of its own."""
+    found = []
+    for key in keys:
+        prefix = key.removesuffix("loss")
+        if key.endswith("_loss") and not _is_val(key) and prefix and any(
+                k in keys for k in (f"{prefix}val_loss", f"val_{prefix}loss")):
+            found.append(prefix)
+    return found
+
+
+def _prefixed_runs(rows: list[Row], models: list[str], source: str) -> list[Curves]:
+    """One run per model, its columns named without its prefix."""
+    found = []
+    for prefix in models:
+        own = [{k.removeprefix(prefix).replace(f"val_{prefix}", "val_"): v
+                for k, v in row.items() if prefix in k} for row in rows]
+        for curves in _runs(own, Columns(), f"{source}, model {prefix.rstrip('_')}"):
+            curves.name = ", ".join(x for x in (prefix.rstrip("_"), curves.name) if x)
+            found.append(curves)
+    return found
 
 
 def _csv_rows(path: Path, text: str) -> list[Row]:
@@ -318,7 +346,7 @@ def _runs(rows: list[Row], columns: Columns, source: str,
     for k, block in enumerate(blocks, 1):
         curves = _per_epoch(block, epoch_col, used)
         if len(curves):
-            curves.columns = {"format": source, **shown}
+            curves.columns = {"format": source, **shown, **curves.columns}
             curves.name = f"run {k} of {len(blocks)}" if len(blocks) > 1 else ""
             found.append(curves)
     if not found:
@@ -371,6 +399,9 @@ def _per_epoch(rows: list[Row], epoch_col: str, used: Mapping[str, str | None]) 
         assert epoch is not None
         groups.setdefault(epoch, []).append(row)
     both = used["train"] is not None and used["val"] is not None
+    evaluated = sum(1 for g in groups.values() if _values(g, used["val"]))
+    if both and sum(1 for g in groups.values() if not _values(g, used["val"])) >= evaluated:
+        return _by_evaluation(groups, used)  # training logged more often, by step
     epochs, train, val, acc = [], [], [], []
     for epoch, group in groups.items():
         t = _mean(_values(group, used["train"]))
@@ -381,7 +412,33 @@ def _per_epoch(rows: list[Row], epoch_col: str, used: Mapping[str, str | None]) 
         train.append(t)
         val.append(v)
         acc.append(_last(_values(group, used["acc"])))
-    return Curves(epochs, train, val, acc)
+    curves = Curves(epochs, train, val, acc)
+    if len(groups) > len(epochs):
+        curves.columns["left out"] = f"{len(groups) - len(epochs)} of {len(groups)} epochs " \
+                                     "without both losses"
+    return curves
+
+
+def _by_evaluation(groups: Mapping[float, list[Row]], used: Mapping[str, str | None]) -> Curves:
+    """A training loss logged by step apart from the evaluations: each evaluation is a
+    point, its training loss the mean of the values logged since the evaluation before."""
+    epochs: list[float] = []
+    train: list[float | None] = []
+    val: list[float | None] = []
+    acc: list[float | None] = []
+    pending: list[float] = []
+    for epoch, group in groups.items():
+        pending += _values(group, used["train"])
+        v = _last(_values(group, used["val"]))
+        if v is not None and pending:
+            epochs.append(epoch)
+            train.append(_mean(pending))
+            val.append(v)
+            acc.append(_last(_values(group, used["acc"])))
+            pending = []
+    curves = Curves(epochs, train, val, acc)
+    curves.columns["train"] = f"{used['train']} (mean of the values since the last evaluation)"
+    return curves
 
 
 def _values(group: list[Row], column: str | None) -> list[float]:
@@ -448,8 +505,18 @@ def _step_rows(scalars: Mapping[str, list[tuple[int, float]]]) -> list[Row]:
     rows: dict[int, Row] = {}
     for tag, points in scalars.items():
         for step, value in points:
-            rows.setdefault(step, {"epoch": float(step)})[tag] = value
+            rows.setdefault(step, {"step": float(step)})[tag] = value
     return [rows[step] for step in sorted(rows)]
+
+
+def _events_runs(scalars: Mapping[str, list[tuple[int, float]]], columns: Columns,
+                 source: str) -> list[Curves]:
+    """The runs of TensorBoard scalars, by the epoch where the run logs one as a scalar
+    (Lightning does, at every step: a step without it, a learning-rate monitor's, starts no
+    run), else by the step."""
+    if columns.epoch is None and _find(scalars, EPOCH_NAMES) is None:
+        columns = replace(columns, epoch="step")
+    return _runs(_step_rows(scalars), columns, source)
 
 
 #: Folders that hold one part of a run, as Keras' TensorBoard callback writes them.
@@ -476,7 +543,7 @@ def _tensorboard_runs(folder: Path, columns: Columns) -> list[Curves]:
     errors: list[InvalidValueError] = []
     for home, scalars in runs.items():
         try:
-            curves = _runs(_step_rows(scalars), columns, "TensorBoard events")
+            curves = _events_runs(scalars, columns, "TensorBoard events")
         except InvalidValueError as err:
             errors.append(err)
             continue
