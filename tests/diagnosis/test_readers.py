@@ -341,3 +341,15 @@ def test_a_history_dump_of_two_models_is_two_runs(tmp_path):
     assert [r.name for r in runs] == ["reg", "cls"]
     assert (runs[1].columns["train"], runs[1].columns["val"], runs[1].columns["acc"]) == (
         "loss", "val_loss", "val_accuracy")
+
+
+def test_the_columns_say_what_was_read_and_what_else_could_have_been(tmp_path):
+    rows = "".join("".join(f"{e},{s},{falling(e)},,\n" for s in range(3)) +
+                   f"{e},,,{falling(e, 1.2)},{falling(e)}\n" for e in range(5))
+    log = write(tmp_path / "metrics.csv", "epoch,step,train_loss_step,val_loss,loss\n" + rows)
+    [run] = read_runs(log)
+    assert run.columns["train"] == "loss" and run.columns["rows"] == "20"
+    assert run.columns["other train columns"] == "train_loss_step (--train-col)"
+    [run] = read_runs(log, Columns(train="train_loss_step"))
+    assert run.columns["averaged"] == "3 training values an epoch (median)"
+    assert "other train columns" not in run.columns

@@ -342,17 +342,32 @@ def _runs(rows: list[Row], columns: Columns, source: str,
     blocks = _split_runs(numbered, epoch_col)
     shown = {k: ("(row index)" if v == "\0epoch" or (k == "epoch" and v is None) else
                  "(unnamed index)" if v == "" else v or "-") for k, v in used.items()}
+    shown |= _guessed(names, used, columns)
     found = []
     for k, block in enumerate(blocks, 1):
         curves = _per_epoch(block, epoch_col, used)
         if len(curves):
-            curves.columns = {"format": source, **shown, **curves.columns}
+            curves.columns = {"format": source, **shown, "rows": str(len(block)),
+                              **curves.columns}
             curves.name = f"run {k} of {len(blocks)}" if len(blocks) > 1 else ""
             found.append(curves)
     if not found:
         raise InvalidValueError(f"{source}: no epoch has a loss in {used['train']!r} or "
                                 f"{used['val']!r}")
     return found
+
+
+def _guessed(names: list[str], used: Mapping[str, str | None],
+             columns: Columns) -> dict[str, str]:
+    """Where another column could have been a series too, which ones, and how to choose."""
+    notes = {}
+    for key, wanted, given in (("train", TRAIN_NAMES, columns.train),
+                               ("val", VAL_NAMES, columns.val)):
+        pool = [n for n in names if _is_val(n) == (key == "val")]
+        others = [n for n in pool if n != used[key] and any(w in _keys(n) for w in wanted)]
+        if given is None and used[key] is not None and others:
+            notes[f"other {key} columns"] = f"{', '.join(others[:5])} (--{key}-col)"
+    return notes
 
 
 def _columns_of(rows: list[Row], columns: Columns) -> tuple[list[str],
@@ -413,6 +428,9 @@ def _per_epoch(rows: list[Row], epoch_col: str, used: Mapping[str, str | None]) 
         val.append(v)
         acc.append(_last(_values(group, used["acc"])))
     curves = Curves(epochs, train, val, acc)
+    per = sorted(len(_values(g, used["train"])) for g in groups.values())
+    if per and per[len(per) // 2] > 1:
+        curves.columns["averaged"] = f"{per[len(per) // 2]} training values an epoch (median)"
     if len(groups) > len(epochs):
         curves.columns["left out"] = f"{len(groups) - len(epochs)} of {len(groups)} epochs " \
                                      "without both losses"
