@@ -12,7 +12,7 @@ from nnfoundations.grading.command import grade_command, rubric_text
 from nnfoundations.grading.grader import Grade, Submission, discover
 from nnfoundations.grading.notebook import Cell, answers, definitions, read_cells
 from nnfoundations.grading.report import as_dict, csv_text, gradescope, text
-from nnfoundations.grading.rubric import SPLIT, TOTAL
+from nnfoundations.grading.rubric import SPLIT, TOTAL, parameters, score_build_model
 
 
 def notebook(*cells):
@@ -76,7 +76,7 @@ def test_a_blank_or_wrong_notebook_scores_zero_with_what_was_found():
     found = score_answers({"3.2.1": "**Your response:** Model A underfits"})
     manual = [c for c in found if c.name == "manual"]
     assert [c.question for c in manual] == ["3.2.1"] and manual[0].earned == 0
-    assert manual[0].message.endswith("The answer: Model A underfits")
+    assert manual[0].message.endswith("Student's answer: Model A underfits")
     unanswered = [c for c in found if c.question in ("1.3", "3.1.2", "3.2.2")]
     assert all(c.earned == 0 and c.message == "no answer" for c in unanswered)
 
@@ -125,6 +125,30 @@ def test_discovery_pairs_a_students_files_and_refuses_what_is_not_a_submission(t
         discover([tmp_path / "missing"])
     with pytest.raises(ValueError, match="is not a readable notebook"):
         read_cells(tmp_path / "ada.ipynb")
+
+
+def test_a_single_file_is_named_by_its_folder_with_the_notebook_beside_it(tmp_path):
+    for student in ("bob", "ann"):
+        (tmp_path / student).mkdir()
+        for suffix in (".py", ".ipynb"):
+            (tmp_path / student / f"hw4_foundations{suffix}").write_text("{}")
+    subs = discover([tmp_path / "bob" / "hw4_foundations.py",
+                     tmp_path / "ann" / "hw4_foundations.py"])
+    assert [(s.name, s.script.parent.name, s.notebook.name) for s in subs] == [
+        ("ann", "ann", "hw4_foundations.ipynb"), ("bob", "bob", "hw4_foundations.ipynb")]
+
+
+def test_dropout_in_the_wrong_place_says_which_block_and_what_is_expected():
+    args = [10, [5, 4], 3, 0.5]
+    swapped = [["Linear", 10, 5], ["Dropout", 0.5], ["ReLU"], ["Linear", 5, 4],
+               ["Dropout", 0.5], ["ReLU"], ["Linear", 4, 3]]
+    observed = {"shapes": [{"args": args, "type": "Sequential", "is_sequential": True,
+                            "layers": swapped, "params": parameters(*args[:3])}]}
+    failed = [c for c in score_build_model({"shapes": [args]}, observed) if not c.passed]
+    assert [c.name for c in failed] == ["one Dropout(p) after each ReLU"]
+    assert failed[0].message == ("build_model(10, [5, 4], 3, 0.5): block 1 is Linear → "
+                                 "Dropout(0.5) → ReLU; the assignment's is Linear → ReLU → "
+                                 "Dropout(0.5)")
 
 
 def test_options_that_do_not_go_together_are_refused(tmp_path):

@@ -140,6 +140,14 @@ def test_hostile_code_scores_with_a_one_line_reason(graded, name, reason):
     assert all("\n" not in n for n in grade.notes)
 
 
+def test_a_file_that_fails_to_load_says_where_first_and_once(graded):
+    grade = graded[0]["imports_nnfoundations"]
+    assert grade.notes == ["the submission stopped at imports_nnfoundations.py:1: "
+                           "ModuleNotFoundError: No module named 'nnfoundations'"]
+    rows = [c.message for c in grade.checks if c.question.startswith("2.")]
+    assert set(rows) == {"not graded: the code stopped while loading (see the note above)"}
+
+
 def test_os_exit_loses_only_what_had_not_reported(graded):
     grade = graded[0]["os_exit"]
     assert section(grade, "2.1")[0] == pytest.approx(0.5)

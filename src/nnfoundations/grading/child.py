@@ -125,12 +125,24 @@ def load(files: list[dict[str, str]], scratch: str, report: Reporter,
                                            run_name="submission")
         except BaseException as err:  # SystemExit and KeyboardInterrupt too: report, go on
             report("load_error", piece=piece["name"], cell=piece.get("cell"),
-                   error=_error(err))
+                   error=_error(err), line=_line(err, path))
             if not execute:
                 return namespace
         if execute:
             report("cell_output", cell=piece.get("cell", k), text=out.getvalue()[-20000:])
     return namespace
+
+
+def _line(err: BaseException, path: str) -> int | None:
+    """The line of the submission's file where ``err`` arose (the deepest frame in it)."""
+    if isinstance(err, SyntaxError) and err.filename == path:
+        return err.lineno
+    line, tb = None, err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def origins(namespace: dict[str, Any], files: set[str]) -> dict[str, str]:

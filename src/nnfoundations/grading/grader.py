@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ def discover(paths: Sequence[str | Path]) -> list[Submission]:
     """
     found: list[Submission] = []
     files = [Path(p) for p in paths if Path(p).is_file()]
+    files += [twin for f in files for twin in (f.with_suffix(".py"), f.with_suffix(".ipynb"))
+              if twin.is_file() and twin not in files]  # the notebook beside a script
     found += _pair(files) if files else []  # files given together pair up by name
     for raw in paths:
         path = Path(raw)
@@ -88,15 +91,15 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _pair(files: list[Path], folder: Path | None = None) -> list[Submission]:
-    """Files with the same stem are one student's ``.py`` and ``.ipynb``; the assignment's
-    own file names, in a folder, are the folder's student."""
+    """Files with the same stem in one folder are one student's ``.py`` and ``.ipynb``; the
+    assignment's own file names are the student of the folder that holds them."""
     bad = [f for f in files if f.suffix not in (".py", ".ipynb")]
     if bad:
         raise InvalidValueError(f"{bad[0]}: a submission is a .py or an .ipynb file")
     subs = []
-    for stem in sorted({f.stem for f in files}):
-        mine = {f.suffix: f for f in files if f.stem == stem}
-        name = folder.resolve().name if folder and stem == "hw4_foundations" else stem
+    for parent, stem in sorted({(f.parent, f.stem) for f in files}):
+        mine = {f.suffix: f for f in files if (f.parent, f.stem) == (parent, stem)}
+        name = (folder or parent).resolve().name if stem == "hw4_foundations" else stem
         subs.append(Submission(name, mine.get(".py"), mine.get(".ipynb")))
     return subs
 
@@ -160,7 +163,7 @@ def _grade_one(sub: Submission, limits: Limits, execute: bool,
                      inputs=inputs if sub.script is None else None)
         outputs = {int(e["cell"]): e["text"] for e in result.events
                    if e.get("event") == "cell_output"}
-        notes += _run_notes(result, "the notebook")
+        notes += _run_notes(result, "the notebook", sub)
         for k, text in outputs.items():
             cells[k].outputs = text
     if sub.script is not None or (cells is not None and not execute):
@@ -168,7 +171,7 @@ def _grade_one(sub: Submission, limits: Limits, execute: bool,
             [{"name": "notebook_definitions.py", "code": notebook.definitions(cells or [])}]
         result = run(pieces, limits, inputs=inputs) if pieces else None
         if result is not None:
-            notes += _run_notes(result, "the submission")
+            notes += _run_notes(result, "the submission", sub)
     order = {q: k for k, (q, _, _) in enumerate(SPLIT)}
     checks = sorted(_section_1_and_3(cells, template) + _section_2(result, inputs),
                     key=lambda c: order[c.question])
@@ -186,6 +189,16 @@ def _cells(path: Path | None, notes: list[str]) -> list[notebook.Cell] | None:
         return None
 
 
+def _file_of(piece: str, sub: Submission) -> str:
+    """A piece the child ran, named as the student knows it: the file, or the cell."""
+    cell = re.fullmatch(r"cell_(\d+)\.py", piece)
+    if cell is not None and sub.notebook is not None:
+        return f"{sub.notebook.name}, cell {int(cell.group(1)) + 1}"
+    if piece == "submission.py" and sub.script is not None:
+        return sub.script.name
+    return "the notebook's definitions" if piece == "notebook_definitions.py" else piece
+
+
 def _cell_pieces(cells: list[notebook.Cell]) -> list[dict[str, Any]]:
     return [{"name": f"cell_{k}.py", "code": code, "cell": k}
             for k, code in notebook.code_cells(cells)]
@@ -199,10 +212,12 @@ def _script_pieces(path: Path, notes: list[str]) -> list[dict[str, Any]]:
         return []
 
 
-def _run_notes(result: ChildResult, what: str) -> list[str]:
-    """What went wrong while running, each as one line."""
-    notes = [f"{what}: {e.get('piece')}: {e.get('error')}" for e in result.events
-             if e.get("event") == "load_error"]
+def _run_notes(result: ChildResult, what: str, sub: Submission) -> list[str]:
+    """What went wrong while running, each as one line: a load error as ``file:line:
+    error``, under the student's own file name."""
+    notes = [f"{what} stopped at {_file_of(str(e.get('piece')), sub)}"
+             f"{'' if e.get('line') is None else ':' + str(e.get('line'))}: {e.get('error')}"
+             for e in result.events if e.get("event") == "load_error"]
     if result.timed_out:
         notes.append(f"{what} ran out of time; whatever had not reported scores zero")
     elif result.first("done") is None:
@@ -238,10 +253,9 @@ def _function(result: ChildResult, name: str, scorer: Scorer,
     probe = result.last("probe", name)
     if (result.first("tampered") or {}).get("names"):
         return zero(question, "the submission replaces parts of torch or builtins")
-    failed = result.first("load_error")
-    if origin == "missing" and failed is not None:
-        return zero(question, f"{name}: not defined, for the submission stopped while "
-                              f"loading: {failed.get('error')}")
+    if origin == "missing" and result.first("load_error") is not None:
+        return zero(question, "not graded: the code stopped while loading (see the note "
+                              "above)")
     if origin != "submission":
         return zero(question, f"{name}: {origin}")
     if probe is None:

@@ -44,6 +44,7 @@ def text(grade: Grade) -> str:
     lines = [f"== {plain(sub.name)} ({files})",
              f"score {_points(grade.score)} / {_points(TOTAL - grade.manual_points)} graded "
              f"automatically; {_points(grade.manual_points)} points left to grade by hand"]
+    lines += [f"  note: {plain(n)}" for n in grade.notes]  # the cause first, once
     for questions, points, checks in _rows(grade):
         earned = sum(c.earned for c in checks)
         mark = "manual" if checks[0].name == "manual" else \
@@ -53,7 +54,6 @@ def text(grade: Grade) -> str:
                   f"      {plain(c.message)}" for c in checks
                   if c.message and c.name != "manual"]
         lines += [f"      {_short(c.message)}" for c in checks if c.name == "manual"]
-    lines += [f"  note: {plain(n)}" for n in grade.notes]
     missing = [k.replace("_", " ") for k, v in grade.guarantees.items() if not v]
     if missing:
         lines.append(f"  not guaranteed on this machine: {', '.join(missing)}")

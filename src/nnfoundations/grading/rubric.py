@@ -32,8 +32,9 @@ TOTAL = 4.5
 POINTS = {question: points for question, points, _ in SPLIT}
 #: What the instructor is told to look for in each manually graded answer.
 MANUAL_HINTS = {
-    "1.3": "the section is lost from the assignment; credit an account of why one backward pass "
-           "gives every gradient at about the cost of a forward pass (shared upstream factors)",
+    "1.3": "credit an account of why one backward pass gives every gradient at about the cost "
+           "of a forward pass (shared upstream factors); the assignment's own text of 1.3 is "
+           "missing",
     "3.1.2": "small batches: more, noisier updates per epoch, less memory, less parallelism; "
              "large: fewer, smoother updates, faster epochs on parallel hardware",
     "3.2.1": "Model A and Model B each diagnosed (underfitting, overfitting or a good fit) "
@@ -77,7 +78,7 @@ def manual(question: str, answer: str) -> list[Check]:
     if not text:
         return zero(question, "no answer")
     return [Check(question, "manual", POINTS[question], 0.0,
-                  f"manual: {MANUAL_HINTS[question]}. The answer: {text[:1500]}")]
+                  f"manual: {MANUAL_HINTS[question]}. Student's answer: {text[:1500]}")]
 
 
 # -- section 2 --------------------------------------------------------------------------------
@@ -137,18 +138,41 @@ def _layer_checks(shapes: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     dropped = [s for s in shapes if s["args"][3] > 0]
     order = all(s["layers"] == expected_layers(*s["args"]) for s in plain)
     drop = all(s["layers"] == expected_layers(*s["args"]) for s in dropped)
-    counts = [sum(1 for layer in s["layers"] if layer[0] == "Dropout") for s in dropped]
     last_is_linear = all(s["layers"][-1:] and s["layers"][-1][0] == "Linear" for s in shapes)
     return [
         ("Linear → ReLU per hidden layer, a plain Linear output", order,
          "each hidden size needs Linear(prev, h) then ReLU(), and the output layer a plain "
          "Linear(prev, output_size)"),
-        ("one Dropout(p) after each ReLU", drop,
-         f"with dropout_rate > 0, put nn.Dropout(p=dropout_rate) after each ReLU (found "
-         f"{counts} Dropout layers for {[len(s['args'][1]) for s in dropped]} hidden layers)"),
+        ("one Dropout(p) after each ReLU", drop, _dropout_message(dropped)),
         ("nothing after the output layer", last_is_linear,
          "the last layer must be the output Linear: no ReLU or Dropout after it"),
     ]
+
+
+def _dropout_message(dropped: list[dict[str, Any]]) -> str:
+    """What is wrong with the Dropout layers, against the assignment's Linear → ReLU →
+    Dropout blocks: the first block that differs, or the count."""
+    for s in dropped:
+        found, want = _blocks(s["layers"]), _blocks(expected_layers(*s["args"]))
+        for k, (mine, theirs) in enumerate(zip(found, want, strict=False), 1):
+            if mine != theirs:
+                return (f"build_model{tuple(s['args'])}: block {k} is {mine}; the assignment's "
+                        f"is {theirs}")
+        if len(found) != len(want):
+            return (f"build_model{tuple(s['args'])} has {len(found)} blocks; the assignment's "
+                    f"has {len(want)}: Linear → ReLU → Dropout per hidden layer, then Linear")
+    return "with dropout_rate > 0, put nn.Dropout(p=dropout_rate) after each ReLU"
+
+
+def _blocks(layers: list[Any]) -> list[str]:
+    """Layers cut into blocks at each Linear, as ``Linear → ReLU → Dropout(0.5)``."""
+    blocks: list[list[str]] = []
+    for layer in layers:
+        name = f"Dropout({layer[1]:g})" if layer[0] == "Dropout" else str(layer[0])
+        if name == "Linear" or not blocks:
+            blocks.append([])
+        blocks[-1].append(name)
+    return [" → ".join(b) for b in blocks]
 
 
 def score_train_one_step(asked: dict[str, Any], observed: dict[str, Any]) -> list[Check]:
