@@ -73,8 +73,9 @@ def test_explain_warmup_takes_its_weight_with_at(capsys):
 
 def test_explain_cost_answers_at_once_for_a_real_network(capsys):
     status, out, _ = run_cli(capsys, "explain", "cost", "--sizes", "784", "128", "10")
-    assert status == 0 and out.splitlines()[1].split()[:6] == [
-        "784", "128", "10", "101632", "203283", "406428"]
+    assert status == 0 and out.splitlines()[1].split()[:7] == [
+        "784", "128", "10", "101,632", "203,283", "406,428", "109,218,134"]
+    assert "independent: each weight's gradient on its own" in out
 
 
 @pytest.mark.parametrize(
@@ -113,6 +114,8 @@ def test_explain_expression(capsys):
 def test_explain_cost_table(capsys):
     status, out, _ = run_cli(capsys, "explain", "cost", "--sizes", "2", "2", "1")
     assert status == 0 and out.splitlines()[1].split()[:6] == ["2", "2", "1", "6", "13", "23"]
+    header = out.splitlines()[0]
+    assert all(f"  {name}" in header for name in ("independent", "finite diff."))
 
 
 def test_explain_errors_are_one_line_with_status_2(capsys):

@@ -160,17 +160,33 @@ def _fits_int64(cost: Cost) -> None:
                                 "beyond a 64-bit integer (2^63); choose smaller layers")
 
 
+#: The table's columns, and what each counts (printed under it).
+COLUMNS = ("sizes", "weights", "forward", "backward", "independent", "finite diff.",
+           "backward/fwd", "independent/fwd", "finite diff./fwd")
+LEGEND = (
+    "forward: one operation per node the forward pass computes",
+    "backward: one multiply-add per edge (parent.grad += local * grad): every weight's "
+    "gradient in one sweep, each upstream factor computed once and shared",
+    "independent: each weight's gradient on its own, a reverse sweep over just the graph "
+    "between the loss and that weight, sharing nothing between weights",
+    "finite diff.: one more forward pass per weight, (L(w + h) - L(w)) / h",
+    ".../fwd: each count as a multiple of one forward pass",
+)
+
+
 def cost_table(all_sizes: Sequence[Sequence[int]]) -> str:
-    """A text table of :func:`count_cost` for each architecture, with ratios to forward."""
-    head = (f"{'sizes':<14}{'weights':>8}{'forward':>9}{'backward':>10}{'indep.':>10}"
-            f"{'fin.diff':>10}   backward/fwd  indep./fwd  fin.diff/fwd")
-    rows = [head]
+    """A text table of :func:`count_cost` for each architecture, with ratios to forward
+    and a legend of what each column counts; columns as wide as their widest figure."""
+    rows = [COLUMNS]
     for sizes in all_sizes:
         c = count_cost(sizes)
         r = c.ratios()
-        rows.append(
-            f"{' '.join(map(str, c.sizes)):<14}{c.weights:>8}{c.forward:>9}{c.backward:>10}"
-            f"{c.independent:>10}{c.finite_differences:>10}   {r['backward']:>12.2f}"
-            f"{r['independent']:>12.1f}{r['finite_differences']:>14.1f}"
-        )
-    return "\n".join(rows)
+        rows.append((" ".join(map(str, c.sizes)), *(f"{n:,}" for n in (
+            c.weights, c.forward, c.backward, c.independent, c.finite_differences)),
+            f"{r['backward']:,.2f}", f"{r['independent']:,.1f}",
+            f"{r['finite_differences']:,.1f}"))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
+                       for k, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    return "\n".join([*lines, "", *LEGEND])
