@@ -129,3 +129,30 @@ def test_reverse_accumulation_lists_each_edge_once():
     assert line.count(" + ") == 1  # t·t: one user, two edges
     y.backward()
     assert e.gradient == x.grad
+
+
+def test_a_node_used_twice_names_each_route_and_sums_them():
+    import torch
+    w = Value(3.0, "w")
+    a = w.relu()
+    a.label = "a"
+    e = explain(a * a, w)
+    routes = e.routed()[("f", "a")]
+    assert [f.route for f in routes] == ["the first a of a·a", "the second a of a·a"]
+    assert [f.value for f in routes] == [3.0, 3.0]
+    text = str(e)
+    assert "∂f/∂a in total, summed over its 2 routes = (3) + (3) = 6" in text
+    assert "∂f/∂a (through the second a of a·a) · ∂a/∂w" in text
+    t = torch.tensor(3.0, requires_grad=True)
+    (torch.relu(t) * torch.relu(t)).backward()
+    assert e.gradient == t.grad.item() == 6.0
+
+
+def test_a_node_reached_through_two_operations_says_which():
+    w, y = Value(0.5, "w"), Value(1.0, "y")
+    p = w.sigmoid()
+    p.label = "p"
+    loss = -(y * p.log() + (1 - y) * (1 - p).log())
+    routes = explain(loss, w).routed()[("f", "p")]
+    assert [f.route for f in routes] == ["log(p)", "1 − p"]
+    assert routes[1].value == 0  # (1 − y) = 0 silences the second route

@@ -28,6 +28,7 @@ MAX_LINES = 40
 #: An unnamed node whose expression is longer than this is called ``t<k>`` instead.
 MAX_NAME = 40
 
+ORDINALS = ("first", "second", "third", "fourth")
 Edge = tuple[Value, int]  # (node, operand index): the derivative ∂node/∂node.parents[i]
 
 
@@ -42,10 +43,19 @@ class Factor:
     value: float
     note: str = ""
     inactive: bool = False  # an inactive ReLU on this step makes the factor 0
+    route: str = ""  # the operation ``lower`` enters here: ``the first a of a·a``, ``log(p)``
 
     def __str__(self) -> str:
+        return self.text(routed=False)
+
+    def name(self, routed: bool) -> str:
+        """``∂upper/∂lower``, and the route where ``lower`` reaches ``upper`` by several."""
+        return f"∂{self.upper}/∂{self.lower}" + (f" (through {self.route})" if routed else "")
+
+    def text(self, routed: bool) -> str:
+        """The derivative written out: its rule, the values put in, its value."""
         parts = dict.fromkeys([self.formula, self.substituted, fmt(self.value)])
-        text = f"∂{self.upper}/∂{self.lower} = " + " = ".join(parts)
+        text = f"{self.name(routed)} = " + " = ".join(parts)
         return text + (f"   ({self.note})" if self.note else "")
 
 
@@ -84,11 +94,20 @@ class Explanation:
     @property
     def factors(self) -> list[Factor]:
         """The distinct local derivatives used by the paths, in order of first use."""
-        unique: dict[str, Factor] = {}
+        unique: dict[tuple[str, str], Factor] = {}
         for path in self.paths:
             for f in path.factors:
-                unique.setdefault(str(f), f)
+                unique.setdefault((str(f), f.route), f)
         return list(unique.values())
+
+    def routed(self) -> dict[tuple[str, str], list[Factor]]:
+        """The derivatives ``∂upper/∂lower`` that ``lower`` reaches by several routes (a node
+        used twice, as in ``a·a``), each route's factor: they must be told apart, and their
+        sum is the total."""
+        routes: dict[tuple[str, str], list[Factor]] = {}
+        for f in self.factors:
+            routes.setdefault((f.upper, f.lower), []).append(f)
+        return {pair: found for pair, found in routes.items() if len(found) > 1}
 
     def __str__(self) -> str:
         lines = ["Forward pass:", *(f"  {line}" for line in self.forward)]
@@ -96,8 +115,9 @@ class Explanation:
         if self.method == "independent":
             lines += ["", f"{self.output} does not depend on {self.wrt}: {d} = 0"]
         elif self.method == "paths":
-            lines += ["", "Local derivatives:", *(f"  {f}" for f in self.factors), ""]
-            lines += _paths_text(d, self.paths, self.gradient)
+            routed = self.routed()
+            lines += ["", "Local derivatives:", *self._locals(routed), ""]
+            lines += _paths_text(d, self.paths, self.gradient, set(routed))
         else:
             lines += ["", f"Backpropagation (reverse accumulation; the paths of {d} are too "
                       "many or too long to list): each node's gradient is the sum over its "
@@ -105,6 +125,19 @@ class Explanation:
         if self.notes:
             lines += ["", *self.notes]
         return "\n".join(lines)
+
+    def _locals(self, routed: dict[tuple[str, str], list[Factor]]) -> list[str]:
+        """Each local derivative, those of one pair together, and after the routes of a
+        pair reached by several their total."""
+        lines = []
+        for pair in dict.fromkeys((f.upper, f.lower) for f in self.factors):
+            found = routed.get(pair) or [f for f in self.factors if (f.upper, f.lower) == pair]
+            lines += [f"  {f.text(pair in routed)}" for f in found]
+            if pair in routed:
+                lines.append(f"  ∂{pair[0]}/∂{pair[1]} in total, summed over its {len(found)} "
+                             f"routes = {' + '.join(f'({fmt(f.value)})' for f in found)} = "
+                             f"{fmt(math.fsum(f.value for f in found))}")
+        return lines
 
     def _repr_markdown_(self) -> str:
         return "```text\n" + str(self) + "\n```\n" + f"**{_md(f'∂{self.output}/∂{self.wrt}')} "\
@@ -115,12 +148,13 @@ def _md(text: str) -> str:
     return "$" + text.replace("∂", r"\partial ").replace("·", r" \cdot ").replace("−", "-") + "$"
 
 
-def _paths_text(d: str, paths: list[Path], gradient: float) -> list[str]:
+def _paths_text(d: str, paths: list[Path], gradient: float,
+                routed: set[tuple[str, str]]) -> list[str]:
     title = "Chain rule" + (f", summed over {len(paths)} paths:" if len(paths) > 1 else ":")
     lines = [title]
     for k, path in enumerate(paths, 1):
         head = f"  path {k}: " if len(paths) > 1 else "  "
-        chain = " · ".join(f"∂{f.upper}/∂{f.lower}" for f in path.factors)
+        chain = " · ".join(f.name((f.upper, f.lower) in routed) for f in path.factors)
         pad = " " * (len(head) + len(d) + 1)
         lines.append(f"{head}{d} = {chain}")
         lines.append(f"{pad}= {' · '.join(_factor(f.formula) for f in path.factors)}")
@@ -240,7 +274,17 @@ class _View:
                       "·".join(_factor(v) for _, v in kept),
                       math.prod(n.local_grads[i] for n, i in segment),
                       "; ".join(self._relu_note(n) for n in relus),
-                      any(not n.local_grads[0] for n in relus))
+                      any(not n.local_grads[0] for n in relus), self._route(*segment[-1]))
+
+    def _route(self, node: Value, i: int) -> str:
+        """Where operand ``i`` enters ``node``: ``the second a of a·a`` for a repeated
+        operand, else the operation itself."""
+        operand = node.parents[i]
+        uses = [k for k, p in enumerate(node.parents) if p is operand]
+        where = self.definition(node, False)
+        if len(uses) == 1:
+            return where
+        return f"the {ORDINALS[uses.index(i)]} {self.name(operand)} of {where}"
 
     def _relu_note(self, node: Value) -> str:
         pre, unit = self.name(node.parents[0]), self.name(node)

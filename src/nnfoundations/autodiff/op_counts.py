@@ -177,7 +177,7 @@ LEGEND = (
 def cost_table(all_sizes: Sequence[Sequence[int]]) -> str:
     """A text table of :func:`count_cost` for each architecture, with ratios to forward
     and a legend of what each column counts; columns as wide as their widest figure."""
-    rows = [COLUMNS]
+    rows: list[tuple[str, ...]] = [COLUMNS]
     for sizes in all_sizes:
         c = count_cost(sizes)
         r = c.ratios()
