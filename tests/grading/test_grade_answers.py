@@ -12,7 +12,13 @@ from nnfoundations.grading.command import grade_command, rubric_text
 from nnfoundations.grading.grader import Grade, Submission, discover
 from nnfoundations.grading.notebook import Cell, answers, definitions, read_cells
 from nnfoundations.grading.report import as_dict, csv_text, gradescope, text
-from nnfoundations.grading.rubric import SPLIT, TOTAL, parameters, score_build_model
+from nnfoundations.grading.rubric import (
+    SPLIT,
+    TOTAL,
+    CheckKind,
+    parameters,
+    score_build_model,
+)
 
 
 def notebook(*cells):
@@ -74,11 +80,12 @@ def test_a_blank_or_wrong_notebook_scores_zero_with_what_was_found():
     assert next(c for c in checks if c.name == "h1 = 0").passed
     assert all(c.earned == 0 for c in score_answers(None))
     found = score_answers({"3.2.1": "**Your response:** Model A underfits"})
-    manual = [c for c in found if c.name == "manual"]
+    manual = [c for c in found if c.kind == CheckKind.MANUAL]
     assert [c.question for c in manual] == ["3.2.1"] and manual[0].earned == 0
     assert manual[0].message.endswith("Student's answer: Model A underfits")
     unanswered = [c for c in found if c.question in ("1.3", "3.1.2", "3.2.2")]
-    assert all(c.earned == 0 and c.message == "no answer" for c in unanswered)
+    assert all(c.earned == 0 and c.message == "no answer" and c.kind == CheckKind.WHOLE
+               for c in unanswered)
 
 
 def test_definitions_keep_imports_functions_and_classes_only():

@@ -145,20 +145,22 @@ def _line(err: BaseException, path: str) -> int | None:
     return line
 
 
-def origins(namespace: dict[str, Any], files: set[str]) -> dict[str, str]:
-    """Where each section-2 function comes from: ``submission``, or what else it is."""
+def origins(namespace: dict[str, Any], files: set[str]) -> dict[str, list[str]]:
+    """Where each section-2 function comes from, as ``[kind, detail]``: ``own`` (defined in
+    the submission), ``missing``, ``not_a_function`` (its type) or ``elsewhere`` (its
+    module)."""
     found = {}
     for name in FUNCTIONS:
         fn = namespace.get(name)
         code = getattr(fn, "__code__", None)
         if fn is None:
-            found[name] = "missing"
+            found[name] = ["missing", ""]
         elif code is None or not callable(fn):
-            found[name] = f"not a function ({type(fn).__name__})"
+            found[name] = ["not_a_function", type(fn).__name__]
         elif os.path.basename(code.co_filename) in files:
-            found[name] = "submission"
+            found[name] = ["own", ""]
         else:
-            found[name] = f"defined in {getattr(fn, '__module__', '?')}, not in the submission"
+            found[name] = ["elsewhere", str(getattr(fn, "__module__", "?"))]
     return found
 
 

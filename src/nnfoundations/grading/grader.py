@@ -24,10 +24,14 @@ from nnfoundations._errors import InvalidValueError
 from nnfoundations.grading import notebook, sandbox
 from nnfoundations.grading.answers import score_answers
 from nnfoundations.grading.reference import draw_inputs
-from nnfoundations.grading.rubric import SCORERS, SPLIT, Check, Scorer, zero
+from nnfoundations.grading.rubric import SCORERS, SPLIT, Check, CheckKind, Scorer, zero
 from nnfoundations.grading.sandbox import ChildResult, Limits, run
 
 TEMPLATES = Path(__file__).with_name("templates")
+#: What a student reads for each kind of origin the child reports of a function.
+ORIGINS = {"missing": "missing", "not_a_function": "not a function ({})",
+           "elsewhere": "defined in {}, not in the submission",
+           "unreached": "not reached (the process stopped first)"}
 SOLUTION = Path(__file__).resolve().parents[3] / "assignment"
 
 
@@ -56,7 +60,7 @@ class Grade:
 
     @property
     def manual_points(self) -> float:
-        return round(sum(c.points for c in self.checks if c.name == "manual"), 6)
+        return round(sum(c.points for c in self.checks if c.kind == CheckKind.MANUAL), 6)
 
 
 def discover(paths: Sequence[str | Path]) -> list[Submission]:
@@ -248,16 +252,15 @@ def _section_2(result: ChildResult | None, inputs: dict[str, Any]) -> list[Check
 def _function(result: ChildResult, name: str, scorer: Scorer,
               asked: dict[str, Any]) -> list[Check]:
     question = SCORERS[name][0]
-    origin = (result.first("origins") or {}).get(name, "not reached (the process stopped "
-                                                        "first)")
+    kind, detail = (result.first("origins") or {}).get(name, ["unreached", ""])
     probe = result.last("probe", name)
     if (result.first("tampered") or {}).get("names"):
         return zero(question, "the submission replaces parts of torch or builtins")
-    if origin == "missing" and result.first("load_error") is not None:
+    if kind == "missing" and result.first("load_error") is not None:
         return zero(question, "not graded: the code stopped while loading (see the note "
                               "above)")
-    if origin != "submission":
-        return zero(question, f"{name}: {origin}")
+    if kind != "own":
+        return zero(question, f"{name}: " + ORIGINS.get(kind, "{}").format(detail))
     if probe is None:
         return zero(question, f"{name}: no result (the process stopped while testing it)")
     return list(scorer(asked, probe["result"]))

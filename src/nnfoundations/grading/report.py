@@ -13,7 +13,7 @@ from typing import Any
 from nnfoundations._files import atomic_write_text
 from nnfoundations._format import fmt
 from nnfoundations.grading.grader import Grade
-from nnfoundations.grading.rubric import SPLIT, TOTAL, Check
+from nnfoundations.grading.rubric import SPLIT, TOTAL, Check, CheckKind
 
 #: Characters that would start a new line, move the cursor or reorder text where a report
 #: is read: control characters, Unicode line separators and bidirectional overrides.
@@ -47,13 +47,13 @@ def text(grade: Grade) -> str:
     lines += [f"  note: {plain(n)}" for n in grade.notes]  # the cause first, once
     for questions, points, checks in _rows(grade):
         earned = sum(c.earned for c in checks)
-        mark = "manual" if checks[0].name == "manual" else \
+        mark = "manual" if checks[0].kind == CheckKind.MANUAL else \
             f"{_points(earned)} / {_points(points)}"
         lines.append(f"  {', '.join(questions):<20} {mark}")
-        lines += [f"      - {c.name}: {plain(c.message)}" if c.name != "all" else
+        lines += [f"      - {c.name}: {plain(c.message)}" if c.kind == CheckKind.TEST else
                   f"      {plain(c.message)}" for c in checks
-                  if c.message and c.name != "manual"]
-        lines += [f"      {_short(c.message)}" for c in checks if c.name == "manual"]
+                  if c.message and c.kind != CheckKind.MANUAL]
+        lines += [f"      {_short(c.message)}" for c in checks if c.kind == CheckKind.MANUAL]
     missing = [k.replace("_", " ") for k, v in grade.guarantees.items() if not v]
     if missing:
         lines.append(f"  not guaranteed on this machine: {', '.join(missing)}")
@@ -69,8 +69,9 @@ def _rows(grade: Grade) -> list[tuple[list[str], float, list[Check]]]:
         if not checks:
             continue
         previous = rows[-1][2] if rows else []
-        if len(checks) == 1 and checks[0].name == "all" and len(previous) == 1 \
-                and previous[0].name == "all" and previous[0].message == checks[0].message:
+        if len(checks) == 1 and checks[0].kind == CheckKind.WHOLE and len(previous) == 1 \
+                and previous[0].kind == CheckKind.WHOLE \
+                and previous[0].message == checks[0].message:
             rows[-1] = (rows[-1][0] + [question], rows[-1][1] + points, previous)
         else:
             rows.append(([question], points, checks))
@@ -84,7 +85,8 @@ def as_dict(grade: Grade) -> dict[str, Any]:
             "notebook": str(sub.notebook) if sub.notebook else None,
             "score": grade.score, "automatic_max": round(TOTAL - grade.manual_points, 6),
             "manual_points": grade.manual_points, "total": TOTAL,
-            "checks": [{"question": c.question, "check": c.name, "points": round(c.points, 6),
+            "checks": [{"question": c.question, "check": c.name, "kind": c.kind.value,
+                        "points": round(c.points, 6),
                         "earned": round(c.earned, 6), "message": c.message}
                        for c in grade.checks],
             "notes": grade.notes, "guarantees": grade.guarantees,
@@ -98,7 +100,8 @@ def csv_text(grades: Sequence[Grade]) -> str:
     writer.writerow(["student", "score", "automatic_max", *[q for q, _, _ in SPLIT], "notes"])
     for g in grades:
         per = [round(sum(c.earned for c in g.checks if c.question == q), 6)
-               if any(c.name != "manual" for c in g.checks if c.question == q) else "manual"
+               if any(c.kind != CheckKind.MANUAL for c in g.checks if c.question == q)
+               else "manual"
                for q, _, _ in SPLIT]
         writer.writerow([plain(g.submission.name), g.score, round(TOTAL - g.manual_points, 6),
                          *per, plain(" | ".join(g.notes))])
@@ -110,7 +113,7 @@ def gradescope(grade: Grade) -> dict[str, Any]:
     Gradescope's own manually graded questions."""
     tests = [{"name": f"{c.question} {c.name}", "score": round(c.earned, 6),
               "max_score": round(c.points, 6), "output": plain(c.message) or "passed",
-              "visibility": "visible"} for c in grade.checks if c.name != "manual"]
+              "visibility": "visible"} for c in grade.checks if c.kind != CheckKind.MANUAL]
     notes = "\n".join(map(plain, grade.notes))
     return {"score": grade.score, "output": notes or "graded by nnf grade",
             "tests": tests}

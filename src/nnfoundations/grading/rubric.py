@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from nnfoundations.grading.reference import distance, loss_and_correct, net_of, sgd_step
@@ -44,6 +45,15 @@ MANUAL_HINTS = {
 }
 
 
+class CheckKind(StrEnum):
+    """What a check is: one automatic test, a whole question scored at once for one reason,
+    or an answer left to the instructor."""
+
+    TEST = "test"
+    WHOLE = "whole"
+    MANUAL = "manual"
+
+
 @dataclass
 class Check:
     """One graded check: its share of its question's points, and what a student should do."""
@@ -53,6 +63,7 @@ class Check:
     points: float
     earned: float
     message: str = ""
+    kind: CheckKind = CheckKind.TEST
 
     @property
     def passed(self) -> bool:
@@ -68,7 +79,7 @@ def split(question: str, results: list[tuple[str, bool, str]]) -> list[Check]:
 
 def zero(question: str, reason: str) -> list[Check]:
     """The whole question scores zero, for one reason."""
-    return [Check(question, "all", POINTS[question], 0.0, reason)]
+    return [Check(question, "all", POINTS[question], 0.0, reason, CheckKind.WHOLE)]
 
 
 def manual(question: str, answer: str) -> list[Check]:
@@ -78,7 +89,8 @@ def manual(question: str, answer: str) -> list[Check]:
     if not text:
         return zero(question, "no answer")
     return [Check(question, "manual", POINTS[question], 0.0,
-                  f"manual: {MANUAL_HINTS[question]}. Student's answer: {text[:1500]}")]
+                  f"manual: {MANUAL_HINTS[question]}. Student's answer: {text[:1500]}",
+                  CheckKind.MANUAL)]
 
 
 # -- section 2 --------------------------------------------------------------------------------
