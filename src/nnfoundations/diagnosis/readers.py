@@ -37,6 +37,8 @@ TRAIN_NAMES = ("train_loss_epoch", "train_loss", "training_loss", "loss_epoch", 
 VAL_NAMES = ("val_loss_epoch", "val_loss", "valid_loss", "validation_loss", "eval_loss",
              "dev_loss", "val_loss_step")
 EPOCH_NAMES = ("epoch", "epochs")
+#: The epoch column of a log without one: each row is an epoch, numbered by its position.
+ROW_INDEX = "(row index)"
 #: The longest header line read: a log names a few dozen columns at most.
 MAX_HEADER = 100_000
 #: A validation metric where higher is better: these words, after a validation prefix.
@@ -330,18 +332,17 @@ def _runs(rows: list[Row], columns: Columns, source: str,
         raise InvalidValueError(f"{source}: no training or validation loss among the columns "
                                 f"{names}; name them with --train-col/--val-col")
     if used["epoch"] is None:  # one row per epoch, numbered by position
-        rows = [{**row, "\0epoch": float(k + index_base)} for k, row in enumerate(rows)]
-        epoch_col = "\0epoch"
-    else:
-        epoch_col = used["epoch"]
+        rows = [{**row, ROW_INDEX: float(k + index_base)} for k, row in enumerate(rows)]
+        used = {**used, "epoch": ROW_INDEX}
+    epoch_col = used["epoch"]
+    assert epoch_col is not None
     numbered = [r for r in rows if r.get(epoch_col) is not None]
     bad = next((r[epoch_col] for r in numbered if not math.isfinite(r[epoch_col] or 0.0)), None)
     if bad is not None:
         raise InvalidValueError(f"{source}: an epoch number is {bad}; epoch numbers must be "
                                 "finite (name another column with --epoch-col)")
     blocks = _split_runs(numbered, epoch_col)
-    shown = {k: ("(row index)" if v == "\0epoch" or (k == "epoch" and v is None) else
-                 "(unnamed index)" if v == "" else v or "-") for k, v in used.items()}
+    shown = {k: "(unnamed index)" if v == "" else v or "-" for k, v in used.items()}
     shown |= _guessed(names, used, columns)
     found = []
     for k, block in enumerate(blocks, 1):
