@@ -353,3 +353,17 @@ def test_the_columns_say_what_was_read_and_what_else_could_have_been(tmp_path):
     [run] = read_runs(log, Columns(train="train_loss_step"))
     assert run.columns["averaged"] == "3 training values an epoch (median)"
     assert "other train columns" not in run.columns
+
+
+def test_a_gans_adversarial_terms_are_named_and_get_no_verdict(tmp_path):
+    from nnfoundations.diagnosis import Evidence, Verdict
+    log = write(tmp_path / "gan.csv", "epoch,loss_G,loss_D,val_loss_G\n" + "".join(
+        f"{e},{1 + e / 10},{0.7},{1.1 + e / 8}\n" for e in range(12)))
+    [run] = read_runs(log)
+    assert run.not_a_loss == "val_loss_G looks like a GAN's adversarial term"
+    d = diagnose(log)
+    assert d.verdict == Verdict.INSUFFICIENT_EVIDENCE
+    assert [r.kind for r in d.reasons] == [Evidence.NOT_A_LOSS]
+    assert "not a loss a model fits" in str(d)
+    assert not read_runs(write(tmp_path / "plain.csv", "epoch,loss,val_loss\n1,1,1\n"))[
+        0].not_a_loss

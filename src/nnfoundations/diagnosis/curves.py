@@ -23,6 +23,8 @@ class Curves:
         telemetry: per-epoch figures recorded by ``fit()`` (gradient norms, ...), if any.
         name: which run of the file this is (``"run 2 of 4"``), or "".
         lr: the learning rate the run was given, when the log says (our own runs).
+        not_a_loss: what the monitored series is, where its name says it is not a loss a
+            model fits (a GAN's adversarial term), else "".
     """
 
     epochs: list[float]
@@ -35,6 +37,7 @@ class Curves:
     telemetry: list[dict[str, Any]] = field(default_factory=list)
     name: str = ""
     lr: float | None = None
+    not_a_loss: str = ""
 
     def __post_init__(self) -> None:
         self.acc = self.acc or [None] * len(self.epochs)

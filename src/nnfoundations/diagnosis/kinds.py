@@ -51,6 +51,7 @@ class Evidence(StrEnum):
     MISSING = "missing"  # insufficient evidence: a series the log lacks
     TOO_SHORT = "too_short"  # insufficient evidence: too few points
     SPLIT = "split"  # insufficient evidence: no verdict is likely enough
+    NOT_A_LOSS = "not_a_loss"  # insufficient evidence: the series is not a fitted loss
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,8 @@ _RENDER = {
     Evidence.ACCURACY: _accuracy,
     Evidence.CHANCE: _chance,
     Evidence.MISSING: lambda f: f"the log has no {f['series']}: {f['consequence']}",
+    Evidence.NOT_A_LOSS: lambda f: f"{f['what']}, not a loss a model fits: it need not "
+    "fall and level off as one does, so no verdict reads it",
     Evidence.TOO_SHORT: lambda f: f"only {f['points']} epoch(s): fewer than the "
     f"{f['needed']} needed to read a trend",
     Evidence.SPLIT: lambda f: f"no verdict is likely enough: {f['first']} "

@@ -350,12 +350,24 @@ def _runs(rows: list[Row], columns: Columns, source: str,
         if len(curves):
             curves.columns = {"format": source, **shown, "rows": str(len(block)),
                               **curves.columns}
+            curves.not_a_loss = _adversarial(used["val"] or used["train"])
             curves.name = f"run {k} of {len(blocks)}" if len(blocks) > 1 else ""
             found.append(curves)
     if not found:
         raise InvalidValueError(f"{source}: no epoch has a loss in {used['train']!r} or "
                                 f"{used['val']!r}")
     return found
+
+
+#: A GAN's adversarial terms: a generator's or discriminator's loss, ``loss_G``, ``d_loss``.
+_ADVERSARIAL = re.compile(r"(?:^|_)(?:loss_?[gd]|[gd]_?loss|adv(?:ersarial)?|disc(?:riminator)?"
+                          r"|gen(?:erator)?)(?:_|$)")
+
+
+def _adversarial(name: str | None) -> str:
+    """What the monitored column is where its name says it is a GAN's adversarial term."""
+    key = (name or "").strip().lower().replace("/", "_").replace(" ", "_")
+    return f"{name} looks like a GAN's adversarial term" if _ADVERSARIAL.search(key) else ""
 
 
 def _guessed(names: list[str], used: Mapping[str, str | None],

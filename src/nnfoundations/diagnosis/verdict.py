@@ -123,6 +123,9 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
         return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
             Evidence.MISSING, {"series": "validation loss", "consequence": "overfitting and "
                                "the epoch to keep cannot be seen; pass validation data"})])
+    if run.not_a_loss:
+        return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
+            Evidence.NOT_A_LOSS, {"what": run.not_a_loss})])
     if len(reading.monitored) < model.min_points:
         return Diagnosis(Verdict.INSUFFICIENT_EVIDENCE, 1.0, best, best, [Reason(
             Evidence.TOO_SHORT, {"points": len(reading.monitored),
