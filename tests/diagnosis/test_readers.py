@@ -330,7 +330,9 @@ def test_epochs_without_both_losses_are_said_to_be_left_out(tmp_path):
 def test_a_fractional_epoch_is_shown_to_two_decimals(tmp_path):
     log = write(tmp_path / "log.csv", "epoch,loss,val_loss\n" + "".join(
         f"{e * 0.930232558},{falling(e)},{falling(e, 1.2)}\n" for e in range(1, 9)))
-    assert diagnose(log).best_epoch == 7.44
+    d = diagnose(log)
+    assert d.best_epoch == 8 * 0.930232558  # as the log numbers it, for code to find
+    assert "best epoch: 7.44\n" in str(d)
 
 
 def test_a_history_dump_of_two_models_is_two_runs(tmp_path):

@@ -67,8 +67,7 @@ class Curves:
                    lr=lr if isinstance(lr := settings.get("lr"), float) else None)
 
     def epoch_label(self, index: int) -> int | float:
-        """Epoch ``index`` (0-based position) as the log numbers it; a fractional epoch (an
-        evaluation between epochs) to two decimals."""
+        """Epoch ``index`` (0-based position) as the log numbers it."""
         e = self.epochs[index]
-        return int(e) if float(e).is_integer() else round(e, 2)
+        return int(e) if float(e).is_integer() else e
 

@@ -122,9 +122,9 @@ class Diagnosis:
             else f"confidence {self.confidence:.2f}"
         lines = [f"verdict: {self.verdict.replace('_', ' ')} ({how})"]
         if self.best_epoch is not None:
-            lines.append(f"best epoch: {self.best_epoch}")
+            lines.append(f"best epoch: {_epoch(self.best_epoch)}")
         stop = "none (no epoch is worth keeping)" if self.stop_epoch is None else \
-            f"epoch {self.stop_epoch}" + (" (and keep training)"
+            f"epoch {_epoch(self.stop_epoch)}" + (" (and keep training)"
                                            if self.verdict == Verdict.NOT_CONVERGED else "")
         lines.append(f"keep: {stop}")
         lines += [f"- {render(r)}" for r in self.reasons]
@@ -225,6 +225,12 @@ def _non_finite(f: dict[str, Figure]) -> str:
         return "every loss is finite"
     return f"{f['count']} loss value(s) are NaN or infinite, the first at epoch {f['first']}" + \
         (", and training never recovered" if f["tail"] else "")
+
+
+def _epoch(epoch: float) -> str:
+    """An epoch as a person reads it: a fractional one (an evaluation between epochs, as the
+    log numbers it) to two decimals."""
+    return str(epoch) if float(epoch).is_integer() else f"{epoch:.2f}"
 
 
 def _pct(x: Figure) -> str:

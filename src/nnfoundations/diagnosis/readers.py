@@ -241,12 +241,17 @@ def _number(cell: object) -> float | None:
         return None
 
 
+def _norm(name: str) -> str:
+    """A column's name in lower case, with ``_`` for spaces and dashes."""
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def _keys(name: str) -> set[str]:
     """The names a column answers to: lower case, ``_`` for spaces; for ``a/b`` also ``b``,
     ``a_b`` and ``b_a`` (``finetuning/val_loss`` is ``val_loss``; TensorBoard's ``loss/train``
     and ``train/loss`` are ``train_loss``); each also without Keras' ``epoch_`` (its
     TensorBoard callback writes ``epoch_loss``)."""
-    norm = name.strip().lower().replace(" ", "_").replace("-", "_")
+    norm = _norm(name)
     parts = [p for p in norm.split("/") if p]
     keys = {norm}
     if len(parts) > 1:
@@ -283,7 +288,7 @@ def _metric(names: Iterable[str], taken: set[str]) -> str | None:
 
 
 def _resolve(names: list[str], columns: Columns,
-             counts: Mapping[str, int] | None = None) -> dict[str, str | None]:
+             counts: Mapping[str, int]) -> dict[str, str | None]:
     """Which column holds each series: the caller's name, else the usual ones."""
     for given in (columns.epoch, columns.train, columns.val, columns.acc):
         if given is not None and given not in names:
@@ -293,7 +298,7 @@ def _resolve(names: list[str], columns: Columns,
     val = columns.val or _find([n for n in names if n != train], VAL_NAMES, counts)
     if (train is None or val is None) and not (columns.train or columns.val or
                                                 _parts(names, "train")):  # parts: summed
-        train, val = _by_stem(names, counts or {}, train or val) or (train, val)
+        train, val = _by_stem(names, counts, train or val) or (train, val)
     acc = columns.acc or _metric(names, {n for n in (epoch, train, val) if n})
     return {"epoch": epoch, "train": train, "val": val, "acc": acc}
 
@@ -302,7 +307,7 @@ def _stem(name: str) -> str:
     """A loss's name without its split and its level: ``train_cross_entropy_epoch`` and
     ``val_cross_entropy`` are both ``cross_entropy``; ``loss_G`` and ``val_loss_G``,
     ``loss_g``."""
-    key = name.strip().lower().replace("/", "_").replace(" ", "_").replace("-", "_")
+    key = _norm(name).replace("/", "_")
     for prefix in ("train_", "training_", *VAL_PREFIXES):
         key = key.removeprefix(prefix)
     for suffix in ("_epoch", "_step"):
@@ -366,7 +371,7 @@ _ADVERSARIAL = re.compile(r"(?:^|_)(?:loss_?[gd]|[gd]_?loss|adv(?:ersarial)?|dis
 
 def _adversarial(name: str | None) -> str:
     """What the monitored column is where its name says it is a GAN's adversarial term."""
-    key = (name or "").strip().lower().replace("/", "_").replace(" ", "_")
+    key = _norm(name or "").replace("/", "_")
     return f"{name} looks like a GAN's adversarial term" if _ADVERSARIAL.search(key) else ""
 
 
