@@ -357,6 +357,25 @@ def test_the_columns_say_what_was_read_and_what_else_could_have_been(tmp_path):
     assert "other train columns" not in run.columns
 
 
+@pytest.mark.parametrize(("column", "what"), [("val_f1", "score"), ("val/accuracy", "score"),
+                                             ("eval_bleu", "score"), ("val_reward", "score")])
+def test_a_score_named_as_the_validation_curve_is_said_to_be_one(tmp_path, column, what):
+    from nnfoundations.diagnosis import Evidence, Verdict
+    log = write(tmp_path / "scores.csv", f"epoch,loss,{column}\n" + "".join(
+        f"{e},{1 / (e + 1)},{0.5 + e / 40}\n" for e in range(12)))
+    [run] = read_runs(log, Columns(val=column))
+    assert run.not_a_loss == f"{column} looks like a {what}, where higher is better"
+    d = diagnose(run)
+    assert d.verdict == Verdict.INSUFFICIENT_EVIDENCE
+    assert [r.kind for r in d.reasons] == [Evidence.NOT_A_LOSS]
+
+
+def test_a_loss_named_like_a_metric_is_still_a_loss(tmp_path):
+    log = write(tmp_path / "l.csv", "epoch,train_loss,val_map_loss\n" + "".join(
+        f"{e},{1 / (e + 1)},{1.1 / (e + 1)}\n" for e in range(6)))
+    assert read_runs(log, Columns(val="val_map_loss"))[0].not_a_loss == ""
+
+
 def test_a_gans_adversarial_terms_are_named_and_get_no_verdict(tmp_path):
     from nnfoundations.diagnosis import Evidence, Verdict
     log = write(tmp_path / "gan.csv", "epoch,loss_G,loss_D,val_loss_G\n" + "".join(

@@ -355,7 +355,7 @@ def _runs(rows: list[Row], columns: Columns, source: str,
         if len(curves):
             curves.columns = {"format": source, **shown, "rows": str(len(block)),
                               **curves.columns}
-            curves.not_a_loss = _adversarial(used["val"] or used["train"])
+            curves.not_a_loss = _not_a_loss(used["val"] or used["train"])
             curves.name = f"run {k} of {len(blocks)}" if len(blocks) > 1 else ""
             found.append(curves)
     if not found:
@@ -369,10 +369,22 @@ _ADVERSARIAL = re.compile(r"(?:^|_)(?:loss_?[gd]|[gd]_?loss|adv(?:ersarial)?|dis
                           r"|gen(?:erator)?)(?:_|$)")
 
 
-def _adversarial(name: str | None) -> str:
-    """What the monitored column is where its name says it is a GAN's adversarial term."""
+#: A score, where higher is better: a metric's word (accuracy, F1, ...) or one of these,
+#: as a whole part of the name and with no "loss" in it.
+_SCORE = re.compile(r"(?:^|_)(?:" + "|".join((*METRIC_WORDS, "accuracy", "bleu", "rouge\\w*",
+                                               "reward", "score", "map", "r2", "psnr", "ssim"))
+                    + r")(?:_|$)")
+
+
+def _not_a_loss(name: str | None) -> str:
+    """What the monitored column is where its name says it is not a fitted loss: a GAN's
+    adversarial term, or a score (named with ``--val-col``, say)."""
     key = _norm(name or "").replace("/", "_")
-    return f"{name} looks like a GAN's adversarial term" if _ADVERSARIAL.search(key) else ""
+    if _ADVERSARIAL.search(key):
+        return f"{name} looks like a GAN's adversarial term"
+    if "loss" not in key and _SCORE.search(key):
+        return f"{name} looks like a score, where higher is better"
+    return ""
 
 
 def _guessed(names: list[str], used: Mapping[str, str | None],
