@@ -74,6 +74,14 @@ def test_a_keras_history_json_dump(tmp_path):
     assert run.train == [1.0, 0.6, 0.4] and run.acc == [0.5, 0.7, 0.8] and run.epochs == [0, 1, 2]
 
 
+def test_nan_and_infinity_in_a_json_history_are_read_as_such(tmp_path):
+    log = write(tmp_path / "history.json",
+                '{"loss": [1.0, NaN, 0.5, 0.4], "val_loss": [1.1, 0.9, Infinity, 0.5]}')
+    [run] = read_runs(log)
+    assert math.isnan(run.train[1]) and run.val[2] == math.inf and len(run) == 4
+    assert diagnose(run).best_epoch == 3  # the non-finite points are never the best
+
+
 def test_a_lightning_metrics_csv_averages_step_losses(tmp_path):
     rows = ["epoch,step,train_loss,val_loss,val_acc"]
     for e in range(3):
@@ -196,14 +204,18 @@ def falling(e, scale=1.0):
     return scale * 2.0 / (e + 1)
 
 
-def test_slash_tags_as_the_hugging_face_callback_writes_them(tmp_path):
+@pytest.mark.parametrize(("train", "val"), [("train/loss", "eval/loss"),
+                                           ("loss/train", "loss/val"),
+                                           ("Loss/train", "Loss/validation"),
+                                           ("train/loss", "validation/loss")])
+def test_slash_tags_as_the_hugging_face_callback_writes_them(tmp_path, train, val):
     with tensorboard_writer(tmp_path) as writer:
         for e in range(8):
-            writer.add_scalar("train/loss", falling(e), e)
-            writer.add_scalar("eval/loss", falling(e, 1.1), e)
+            writer.add_scalar(train, falling(e), e)
+            writer.add_scalar(val, falling(e, 1.1), e)
         writer.add_scalar("train/train_loss", 0.7, 8)  # the Trainer's one-point summary
     [run] = read_runs(tmp_path)
-    assert (run.columns["train"], run.columns["val"]) == ("train/loss", "eval/loss")
+    assert (run.columns["train"], run.columns["val"]) == (train, val)
     assert len(run) == 8
 
 
