@@ -74,6 +74,18 @@ def test_a_keras_history_json_dump(tmp_path):
     assert run.train == [1.0, 0.6, 0.4] and run.acc == [0.5, 0.7, 0.8] and run.epochs == [0, 1, 2]
 
 
+def test_a_hand_written_history_dump_with_settings_beside_its_series(tmp_path):
+    log = write(tmp_path / "training_history.json", json.dumps(
+        {"timestamp": "2026-04-18", "img_size": 224, "classes": ["a", "b", "c"],
+         "phase_starts": [0, 2], "train_loss": [1.0, 0.6, 0.4, 0.35],
+         "val_loss": [1.1, 0.7, 0.5, 0.45], "val_acc": [50.0, 70.0, 80.0, 81.0]}))
+    [run] = read_runs(log)
+    assert (run.columns["train"], run.columns["val"], run.columns["acc"]) == \
+        ("train_loss", "val_loss", "val_acc")
+    assert len(run) == 4 and run.val[-1] == 0.45
+    assert run.columns["other keys"].startswith("3 not read as series (timestamp")
+
+
 def test_nan_and_infinity_in_a_json_history_are_read_as_such(tmp_path):
     log = write(tmp_path / "history.json",
                 '{"loss": [1.0, NaN, 0.5, 0.4], "val_loss": [1.1, 0.9, Infinity, 0.5]}')

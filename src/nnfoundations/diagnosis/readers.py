@@ -141,15 +141,30 @@ def _read_json(path: Path, text: str, columns: Columns) -> list[Curves]:
         return [curves]
     if isinstance(data, dict) and isinstance(data.get("log_history"), list):
         return [_hugging_face(path, data["log_history"], columns)]
-    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
-        rows = [{k: _number(v[i]) if i < len(v) else None for k, v in data.items()}
-                for i in range(max(len(v) for v in data.values()))]
-        models = _model_prefixes(list(data))
+    series = _series_lists(data) if isinstance(data, dict) else {}
+    if series:
+        rows = [{k: _number(v[i]) if i < len(v) else None for k, v in series.items()}
+                for i in range(max(len(v) for v in series.values()))]
+        models = _model_prefixes(list(series))
         if len(models) > 1 and columns == Columns():
-            return _prefixed_runs(rows, models, f"Keras History JSON {path.name}")
-        return _runs(rows, columns, f"Keras History JSON {path.name}", index_base=0)
+            found = _prefixed_runs(rows, models, f"Keras History JSON {path.name}")
+        else:
+            found = _runs(rows, columns, f"Keras History JSON {path.name}", index_base=0)
+        others = [k for k in data if k not in series]
+        for curves in found if others else ():
+            curves.columns["other keys"] = f"{len(others)} not read as series " \
+                f"({', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
+        return found
     raise InvalidValueError(f"{path} is JSON but not a log this reads: expected our History, "
                             "a Hugging Face trainer_state.json or a Keras History.history dump")
+
+
+def _series_lists(data: dict[str, Any]) -> dict[str, list[Any]]:
+    """A history dump's series: its lists of numbers (a Keras ``History.history`` holds
+    only these; a hand-written dump may add settings beside them, a timestamp or the class
+    names, which are not series)."""
+    return {k: v for k, v in data.items() if isinstance(v, list) and v and all(
+        x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)}
 
 
 def _model_prefixes(keys: list[str]) -> list[str]:
