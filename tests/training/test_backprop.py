@@ -46,8 +46,9 @@ def test_every_gradient_equals_autograd(sizes, rows, spare, dropout, dtype, seed
     for a, m in zip(grads_a, grads_m, strict=True):
         if dtype == "64":
             assert (a - m).abs().max().item() <= 1e-12
-        else:  # normwise, per parameter tensor
-            assert (a - m).norm().item() <= 1e-5 * a.norm().item() + 1e-12
+        else:  # normwise, per parameter tensor; a gradient that cancels to almost nothing
+            # (a one-unit layer, say) keeps float32's absolute rounding, about its epsilon
+            assert (a - m).norm().item() <= 1e-5 * a.norm().item() + 1e-7
     assert loss_m == pytest.approx(loss_a, rel=1e-12 if dtype == "64" else 1e-6)
 
 
