@@ -5,14 +5,14 @@ import os
 import pytest
 from hypothesis import settings
 
+from nnfoundations.app.formats import load_digits
+from nnfoundations.app.preprocess import split_data
+
 # CI draws the same examples every run (a failure there is reproducible, not luck); a local
 # run keeps exploring new ones
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
-
-from nnfoundations.app.formats import load_digits
-from nnfoundations.app.preprocess import split_data
 
 
 @pytest.fixture(scope="session")
