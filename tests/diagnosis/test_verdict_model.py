@@ -12,6 +12,7 @@ import pytest
 from nnfoundations.diagnosis import Curves, Features
 from nnfoundations.diagnosis.features import MISSING, read
 from nnfoundations.diagnosis.model import Model, shipped
+from nnfoundations.diagnosis.verdict import EVIDENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +29,15 @@ def test_the_shipped_model_reads_our_features_and_says_what_it_was_fitted_on():
     assert model.features == Features.names()
     assert set(model.classes) == {"good_fit", "overfitting", "underfitting", "not_converged",
                                   "diverged", "unstable"}
-    assert model.temperature > 0 and 0 <= model.abstain_below < 1 and model.min_points >= 1
+    assert model.temperature > 0 and model.min_points >= 1
+    assert set(model.abstain_below) == set(model.classes)
+    assert all(0 <= tau < 1 for tau in model.abstain_below.values())
     assert "fit part" in model.meta["fitted_on"] and "test part" in model.meta["fitted_on"]
+
+
+def test_every_feature_is_evidence_of_exactly_one_kind():
+    grouped = [name for names in EVIDENCE.values() for name in names]
+    assert sorted(grouped) == sorted(Features.names())
 
 
 def test_the_attributions_add_up_to_each_score():

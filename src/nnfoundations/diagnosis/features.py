@@ -47,9 +47,13 @@ class Features:
         slope_third: the slope over the last third, times the points, over the end.
         slope_tenth: the slope over the last tenth (3 points at least), likewise.
         slope_noise: the fall over the last third, in noise widths (negative: falling).
+        fall_last_third: the share of the trend's fall (first third to last, medians) made
+            in the last third (MISSING where it did not fall): how much it is slowing.
+        fall_third_yard: the trend's fall from its middle third to its last, over the
+            yardstick.
         ahead: what the loss would still lose over three times its length again, at the
             pace of its thirds (each third's fall a constant share of the one before), over
-            its end.
+            its end (at most 1: all of it).
         ahead_yard: the same over the yardstick.
         noise_level: the noise over the trend's median.
         noise_signal: the noise over what the trend moves between its thirds.
@@ -66,11 +70,18 @@ class Features:
         train_climb: the training trend's end above its minimum over its fall to it.
         train_growth: log10 of the training trend's end over its start.
         train_ahead: what the training loss would still lose (as ``ahead``), over its end.
+        train_log_end: log10 of the training loss's end as logged (MISSING where shifted):
+            near zero, the training set is memorised.
+        train_slope_noise: the training loss's fall over its last third, in noise widths.
+        train_fall_last_third: as ``fall_last_third``, for the training loss.
+        train_low_over_val: the training trend's minimum over the monitored trend's.
         has_acc: 1 when the log has a validation accuracy (or F1, ...) read as a fraction.
         acc_end: the accuracy's last value (median of the last 3).
         acc_best: its highest value.
         acc_first: its first value.
         acc_drop: its highest value less its end.
+        acc_gain_third: its last third's median less its middle third's (still rising?).
+        acc_gain: its last third's median less its first third's.
         chance_known: how the class count K is known: 1 given (our runs, ``--classes``),
             0.5 read off an accuracy that starts near 1/K, 0 not known.
         end_over_chance: the monitored loss's end over chance level ``log K``.
@@ -92,6 +103,8 @@ class Features:
     slope_third: float
     slope_tenth: float
     slope_noise: float
+    fall_last_third: float
+    fall_third_yard: float
     ahead: float
     ahead_yard: float
     noise_level: float
@@ -107,11 +120,17 @@ class Features:
     train_climb: float
     train_growth: float
     train_ahead: float
+    train_log_end: float
+    train_slope_noise: float
+    train_fall_last_third: float
+    train_low_over_val: float
     has_acc: float
     acc_end: float
     acc_best: float
     acc_first: float
     acc_drop: float
+    acc_gain_third: float
+    acc_gain: float
     chance_known: float
     end_over_chance: float
     acc_over_chance: float
@@ -204,22 +223,37 @@ def _features(run: Curves, m: Series, t: Series | None, shift: float, y: float,
         rise_noise=rise / noise, rise_low=rise / max(m.trend[low], TINY * y),
         slope_third=slope(third) * n / max(m.end, TINY * y),
         slope_tenth=slope(m.tail(0.1)) * n / max(m.end, TINY * y),
-        slope_noise=slope(third) * len(third) / noise, ahead=_ahead(m) / max(m.end, TINY * y),
+        slope_noise=slope(third) * len(third) / noise, **_fall(m, y),
+        ahead=_ahead(m) / max(m.end, TINY * y),
         ahead_yard=_ahead(m) / y, noise_level=m.noise / level,
         noise_signal=m.noise / max(m.signal, TINY * y),
         spikes=len(m.spikes(SPIKE_WIDTHS)) / n,
         log_end=_log(m.end) if shift == 0 else MISSING,
         log_start=_log(m.raw[0]) if shift == 0 else MISSING,
-        **_train_features(m, t, y), **_acc_features(acc, classes),
+        **_train_features(m, t, y, shift), **_acc_features(acc, classes),
         chance_known=known,
         end_over_chance=(m.end - shift) / chance if chance else MISSING)
     return Features(**{k: v if v == MISSING else max(-CLIP, min(CLIP, v))
                        for k, v in values.items()})
 
 
-def _train_features(m: Series, t: Series | None, y: float) -> dict[str, float]:
+def _thirds(values: Sequence[float]) -> tuple[float, float, float]:
+    """The medians of a curve's first, middle and last thirds."""
+    k = max(1, len(values) // 3)
+    first, middle, last = values[:k], values[k:-k] or values, values[-k:]
+    return statistics.median(first), statistics.median(middle), statistics.median(last)
+
+
+def _fall(m: Series, y: float) -> dict[str, float]:
+    first, middle, last = _thirds(m.trend)
+    share = (middle - last) / (first - last) if first > last else MISSING
+    return {"fall_last_third": share, "fall_third_yard": (middle - last) / y}
+
+
+def _train_features(m: Series, t: Series | None, y: float, shift: float) -> dict[str, float]:
     names = ("train_end", "train_over_val", "gap_change", "train_slope", "train_climb",
-             "train_growth", "train_ahead")
+             "train_growth", "train_ahead", "train_log_end", "train_slope_noise",
+             "train_fall_last_third", "train_low_over_val")
     if t is None:
         return {"has_train": 0.0, **dict.fromkeys(names, MISSING)}
     low = min(m.low, len(t) - 1)
@@ -231,7 +265,12 @@ def _train_features(m: Series, t: Series | None, y: float) -> dict[str, float]:
             "train_slope": slope(t.tail(1 / 3)) * len(t) / max(t.end, TINY * y),
             "train_climb": (t.trend[-1] - t.trend[tlow]) / max(fell, TINY * y),
             "train_growth": math.log10(max(t.trend[-1], TINY) / max(t.trend[0], TINY)),
-            "train_ahead": _ahead(t) / max(t.end, TINY * y)}
+            "train_ahead": _ahead(t) / max(t.end, TINY * y),
+            "train_log_end": _log(t.end) if shift == 0 else MISSING,
+            "train_slope_noise": slope(t.tail(1 / 3)) * len(t.tail(1 / 3)) /
+            max(t.noise, TINY * y),
+            "train_fall_last_third": _fall(t, y)["fall_last_third"],
+            "train_low_over_val": t.trend[tlow] / max(m.trend[m.low], TINY * y)}
 
 
 #: "Three times its length again": the oracle's runs train on to 4x their visible epochs.
@@ -241,8 +280,9 @@ AHEAD_THIRDS = 9
 def _ahead(s: Series) -> float:
     """What the curve would still lose over ``AHEAD_THIRDS`` more thirds of its length if
     each third's fall stayed the share of the previous third's fall that the last one was
-    (a geometric series; a fall that did not slow goes on unchanged). 0 when the last third
-    did not fall, or the curve is too short to have thirds."""
+    (a geometric series; a fall that did not slow goes on unchanged), and never more than
+    the curve's end itself: a loss bounded below by zero cannot lose more than it has. 0
+    when the last third did not fall, or the curve is too short to have thirds."""
     k = len(s) // 3
     if k < 2:
         return 0.0
@@ -253,17 +293,19 @@ def _ahead(s: Series) -> float:
         return 0.0
     ratio = min(last / before, 1.0) if before > 0 else 1.0
     if ratio >= 1.0:
-        return last * AHEAD_THIRDS
-    return last * ratio * (1 - ratio ** AHEAD_THIRDS) / (1 - ratio)
+        return min(last * AHEAD_THIRDS, s.end)
+    return min(last * ratio * (1 - ratio ** AHEAD_THIRDS) / (1 - ratio), s.end)
 
 
 def _acc_features(acc: list[float], classes: int | None) -> dict[str, float]:
-    names = ("acc_end", "acc_best", "acc_first", "acc_drop", "acc_over_chance")
+    names = ("acc_end", "acc_best", "acc_first", "acc_drop", "acc_gain_third", "acc_gain",
+             "acc_over_chance")
     if not acc:
         return {"has_acc": 0.0, **dict.fromkeys(names, MISSING)}
     end = statistics.median(acc[-3:])
+    first, middle, last = _thirds(acc)
     return {"has_acc": 1.0, "acc_end": end, "acc_best": max(acc), "acc_first": acc[0],
-            "acc_drop": max(acc) - end,
+            "acc_drop": max(acc) - end, "acc_gain_third": last - middle, "acc_gain": last - first,
             "acc_over_chance": end * classes if classes and classes > 1 else MISSING}
 
 

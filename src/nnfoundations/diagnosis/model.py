@@ -2,11 +2,12 @@
 data (``verdict_model.json``) and evaluated in plain Python.
 
 ``benchmarks/fit_diagnosis.py`` fits it on the oracle corpus's fit part, calibrates it on
-the calibrate part (a temperature on its scores; the confidence below which it abstains;
-the fewest points it answers on) and records how it scored on the test part, which chose
-nothing. Each tree node carries the mean of the leaves below it, so a prediction splits
-exactly into one share per feature along the paths it took (Saabas' attribution): the
-reasons a user reads are the features that moved the verdict most.
+the calibrate part (a temperature on its scores; for each verdict, the confidence below
+which it abstains rather than say it; the fewest points it answers on) and records how it
+scored on the test part, which chose nothing. Each tree node carries the mean of the
+leaves below it, so a prediction splits exactly into one share per feature along the
+paths it took (Saabas' attribution): the reasons a user reads are the features that moved
+the verdict most.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class Model:
         rate: the boosting learning rate (each tree's weight).
         trees: per stage, one tree per verdict.
         temperature: the scores are divided by it before the softmax.
-        abstain_below: below this confidence the diagnosis says it cannot tell.
+        abstain_below: per verdict, the confidence below which the diagnosis says it cannot
+            tell rather than give that verdict (higher for "good fit", the verdict that
+            would leave a user doing nothing).
         min_points: fewer points than this are too few to read.
         meta: what it was fitted on and how it scored on what it was not.
     """
@@ -83,7 +86,7 @@ class Model:
     rate: float
     trees: tuple[tuple[Tree, ...], ...]
     temperature: float
-    abstain_below: float
+    abstain_below: dict[str, float]
     min_points: int
     meta: dict[str, Any]
 
@@ -116,7 +119,8 @@ class Model:
                             for t in stage) for stage in data["trees"])
         return cls(tuple(data["features"]), tuple(data["classes"]), tuple(data["init"]),
                    float(data["rate"]), trees, float(data["temperature"]),
-                   float(data["abstain_below"]), int(data["min_points"]), data["meta"])
+                   {k: float(v) for k, v in data["abstain_below"].items()},
+                   int(data["min_points"]), data["meta"])
 
 
 @cache

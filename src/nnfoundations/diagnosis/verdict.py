@@ -34,7 +34,7 @@ from nnfoundations.diagnosis.features import (
 )
 from nnfoundations.diagnosis.findings import findings
 from nnfoundations.diagnosis.kinds import Diagnosis, Evidence, Reason, Verdict
-from nnfoundations.diagnosis.model import Prediction, shipped
+from nnfoundations.diagnosis.model import Model, Prediction, shipped
 from nnfoundations.history import History, StopKind
 
 if TYPE_CHECKING:
@@ -49,12 +49,16 @@ EVIDENCE = {
     Evidence.NON_FINITE: ("nonfinite_share", "nonfinite_tail"),
     Evidence.LEVEL: ("end", "low", "best", "peak", "log_end", "log_start"),
     Evidence.RISE: ("since_low", "since_low_points", "rise", "rise_noise", "rise_low"),
-    Evidence.SLOPE: ("slope_third", "slope_tenth", "slope_noise"),
+    Evidence.SLOPE: ("slope_third", "slope_tenth", "slope_noise", "fall_last_third",
+                     "fall_third_yard", "ahead", "ahead_yard"),
     Evidence.NOISE: ("noise_level", "noise_signal"),
     Evidence.SPIKES: ("spikes",),
-    Evidence.GAP: ("has_train", "train_end", "train_over_val", "gap_change"),
-    Evidence.TRAINING: ("train_slope", "train_climb", "train_growth"),
-    Evidence.ACCURACY: ("has_acc", "acc_end", "acc_best", "acc_first", "acc_drop"),
+    Evidence.GAP: ("has_train", "train_end", "train_over_val", "gap_change",
+                   "train_low_over_val"),
+    Evidence.TRAINING: ("train_slope", "train_climb", "train_growth", "train_ahead",
+                        "train_log_end", "train_slope_noise", "train_fall_last_third"),
+    Evidence.ACCURACY: ("has_acc", "acc_end", "acc_best", "acc_first", "acc_drop",
+                        "acc_gain_third", "acc_gain"),
     Evidence.CHANCE: ("chance_known", "end_over_chance", "acc_over_chance"),
 }
 
@@ -139,7 +143,7 @@ def _verdict(run: Curves, reading: Reading | None) -> Diagnosis:
         total = sum(probs.values())
         prediction = Prediction({k: v / total for k, v in probs.items()},
                                 prediction.contributions)
-    return _answer(run, reading, prediction, best, model.abstain_below)
+    return _answer(run, reading, prediction, best, model)
 
 
 def _definite(run: Curves, r: Reading, best: int | float) -> Diagnosis | None:
@@ -177,10 +181,13 @@ def _learnt(run: Curves, r: Reading) -> bool:
 
 
 def _answer(run: Curves, reading: Reading, prediction: Prediction, best: int | float,
-            needed: float) -> Diagnosis:
+            model: Model) -> Diagnosis:
+    """The most probable verdict with its calibrated probability, or insufficient evidence
+    where that is under the verdict's threshold."""
     probs = prediction.probabilities
     ranked = sorted(probs, key=probs.__getitem__, reverse=True)
     verdict, confidence = Verdict(ranked[0]), probs[ranked[0]]
+    needed = model.abstain_below[verdict]
     reasons = _reasons(run, reading, prediction.contributions[verdict])
     rounded = {k: round(v, 4) for k, v in probs.items()}
     if confidence < needed:
