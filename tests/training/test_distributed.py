@@ -134,3 +134,15 @@ def test_a_bad_run_in_several_processes_is_one_line_and_status_2(tmp_path):
                               check=False, start_new_session=True)
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("nnf: error: ")
+
+
+def test_a_rank_records_its_status_for_the_launcher_as_data_not_text(tmp_path, monkeypatch):
+    from nnfoundations.app.launch import STATUS_DIR, record_status
+    record_status(2)  # not started by the launcher: nothing is written anywhere
+    monkeypatch.setenv(STATUS_DIR, str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    record_status(2)
+    assert (tmp_path / "rank-1").read_text() == "2"
+    monkeypatch.setenv("RANK", "../x")  # only a rank number names a file
+    record_status(2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rank-1"]

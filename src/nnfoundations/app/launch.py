@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 from nnfoundations import _checks
@@ -40,14 +42,29 @@ def launch(argv: Sequence[str], nproc: int) -> int:
                "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0",
                f"--nproc-per-node={nproc}", "-m", "nnfoundations",
                *without_option(argv, "--nproc")]
-    # the ranks import nothing from the current folder (a tqdm.py there would run):
-    # PYTHONSAFEPATH reaches torchrun's workers too, where -P on the launcher would not
-    env = {**os.environ, "PYTHONSAFEPATH": "1"}
-    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:
-        errors = _relay(proc.stderr)
+    with tempfile.TemporaryDirectory(prefix="nnf-ranks-") as statuses:
+        # the ranks import nothing from the current folder (a tqdm.py there would run):
+        # PYTHONSAFEPATH reaches torchrun's workers too, where -P on the launcher would not
+        env = {**os.environ, "PYTHONSAFEPATH": "1", STATUS_DIR: statuses}
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:
+            _relay(proc.stderr)
+        refused = any(p.read_text() == "2" for p in Path(statuses).glob("rank-*"))
     if proc.returncode == 0:
         return 0
-    return 2 if errors else proc.returncode or 1
+    return 2 if refused else proc.returncode or 1
+
+
+#: The environment variable naming the folder where each rank started by :func:`launch`
+#: records its exit status: a rank that refused its input (status 2) makes the whole
+#: command's status 2, whatever torchrun's own is.
+STATUS_DIR = "NNF_RANK_STATUS_DIR"
+
+
+def record_status(status: int) -> None:
+    """Record this process's exit status for :func:`launch`, where it started it."""
+    folder, rank = os.environ.get(STATUS_DIR), os.environ.get("RANK", "")
+    if folder and rank.isdigit() and Path(folder).is_dir():
+        Path(folder, f"rank-{rank}").write_text(str(status))
 
 
 #: The most processes per core that --nproc starts, and the memory each needs (torch alone).
@@ -69,16 +86,12 @@ def _check_nproc(nproc: int) -> int:
     return nproc
 
 
-def _relay(stream: IO[str] | None) -> list[str]:
+def _relay(stream: IO[str] | None) -> None:
     """Pass the ranks' own lines (``nnf: ...`` and the epoch lines) to stderr as they come,
-    each error once; leave out the launcher's chatter and its report of a failed rank.
-    Returns the errors seen."""
-    errors: list[str] = []
+    a message once (every rank says the same of a bad input); leave out the launcher's
+    chatter and its report of a failed rank."""
+    said: set[str] = set()
     for line in stream or []:
-        if line.startswith("nnf: error:"):
-            if line not in errors:
-                errors.append(line)
-                sys.stderr.write(line)
-        elif line.startswith(("nnf:", "epoch ")):
+        if line.startswith("epoch ") or (line.startswith("nnf:") and line not in said):
+            said.add(line)
             sys.stderr.write(line)
-    return errors
