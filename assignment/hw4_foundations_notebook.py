@@ -273,11 +273,10 @@ print("Model B:", diagnose(history_b))
 # %% [markdown]
 # **Model A diagnosis:** underfitting. Both losses level off high, a large share of the
 # chance-level loss, the training loss as high as the validation loss, and the accuracy stays
-# far from what digits allow. The fitted diagnosis leans the same way (underfitting is its
-# most likely verdict) but, below the confidence at which its verdicts are right more often
-# than not, it says it cannot tell on the curves alone: a plateau at two thirds of chance can
-# also be a hard task. What settles it is the model: the one-unit layer cannot represent the
-# ten classes, so even the training data is not fitted, and more epochs would gain little.
+# far from what digits allow. The fitted diagnosis says the same from the curves alone, with
+# a modest confidence: a plateau at two thirds of chance could also be a hard task. What
+# settles it is the model: the one-unit layer cannot represent the ten classes, so even the
+# training data is not fitted, and more epochs would gain little.
 # More capacity, not more data, is what it needs. A dead-unit count shows how narrow the
 # bottleneck is:
 
