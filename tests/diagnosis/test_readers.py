@@ -94,6 +94,16 @@ def test_nan_and_infinity_in_a_json_history_are_read_as_such(tmp_path):
     assert diagnose(run).best_epoch == 3  # the non-finite points are never the best
 
 
+def test_a_trainer_state_whose_epoch_field_goes_back_is_one_run_numbered_by_step(tmp_path):
+    log = []
+    for k in range(12):  # a streaming data set: the epoch field restarts, the step goes on
+        log += [{"loss": falling(k) * 1.1, "epoch": (k % 4) / 4, "step": 10 * k + 5},
+                {"eval_loss": falling(k), "epoch": (k % 4) / 4, "step": 10 * k + 10}]
+    [run] = read_runs(write(tmp_path / "trainer_state.json", json.dumps({"log_history": log})))
+    assert len(run) == 12 and run.epochs == [10 * k + 10 for k in range(12)]
+    assert run.columns["epoch"].startswith("step")
+
+
 def test_a_lightning_metrics_csv_averages_step_losses(tmp_path):
     rows = ["epoch,step,train_loss,val_loss,val_acc"]
     for e in range(3):

@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
@@ -529,16 +529,31 @@ def _hugging_face(path: Path, log: list[Any], columns: Columns) -> Curves:
         if _number(entry.get("loss")) is not None:
             pending.append(float(entry["loss"]))
         if _number(entry.get("eval_loss")) is not None:
-            rows.append({"epoch": _number(entry.get("epoch")), "train_loss": _mean(pending),
+            rows.append({"epoch": _number(entry.get("epoch")), "step": _number(entry.get("step")),
+                         "train_loss": _mean(pending),
                          **{k: _number(v) for k, v in entry.items() if k.startswith("eval_")}})
             pending = []
     if not rows:  # no evaluation: the training entries alone
-        rows = [{"epoch": _number(e.get("epoch")), "train_loss": _number(e.get("loss"))}
+        rows = [{"epoch": _number(e.get("epoch")), "step": _number(e.get("step")),
+                 "train_loss": _number(e.get("loss"))}
                 for e in log if isinstance(e, dict) and _number(e.get("loss")) is not None]
-    curves = _runs(rows, columns, f"Hugging Face trainer_state {path.name}")[0]
+    # one Trainer, one run: where the epoch field goes back (a streaming data set restarts
+    # it) while the global step goes on, the step numbers the evaluations
+    by_step = columns.epoch is None and not _ascending([r["epoch"] for r in rows]) and \
+        _ascending([r["step"] for r in rows])
+    curves = _runs(rows, replace(columns, epoch="step") if by_step else columns,
+                   f"Hugging Face trainer_state {path.name}")[0]
     if curves.columns.get("train") == "train_loss":
         curves.columns["train"] = "loss (mean of the entries since the last evaluation)"
+    if by_step:
+        curves.columns["epoch"] = "step (the epoch field goes back)"
     return curves
+
+
+def _ascending(values: Sequence[float | None]) -> bool:
+    """Whether every value is known and none is below the one before."""
+    return all(v is not None for v in values) and all(
+        a <= b for a, b in zip(values, values[1:], strict=False))  # type: ignore[operator]
 
 
 def _scalars(path: Path, prefix: str = "", own: bool = False,
