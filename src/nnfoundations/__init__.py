@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "Value": "nnfoundations.autodiff.engine",
     "Explanation": "nnfoundations.autodiff.explain",
     "explain": "nnfoundations.autodiff.explain",
+    "check": "nnfoundations.autodiff.check",
     "Diagnosis": "nnfoundations.diagnosis.kinds",
     "diagnose": "nnfoundations.diagnosis.verdict",
     "diagnose_file": "nnfoundations.diagnosis.verdict",
@@ -43,12 +44,13 @@ _EXPORTS: dict[str, str] = {
 }
 __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
     "DeadUnits", "Diagnosis", "Explanation", "History", "StopDecision", "Value", "build_model",
-    "count_parameters", "dead_units", "diagnose", "diagnose_file", "early_stopping", "evaluate",
-    "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
+    "check", "count_parameters", "dead_units", "diagnose", "diagnose_file", "early_stopping",
+    "evaluate", "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
     "updates_per_epoch",
 ]
 
 if TYPE_CHECKING:
+    from nnfoundations.autodiff.check import check
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
     from nnfoundations.diagnosis.kinds import Diagnosis

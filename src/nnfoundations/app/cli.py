@@ -289,6 +289,30 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_explain)
 
 
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "check", help="check your own derivation, step by step",
+        description="Check the values you worked out for a derivation, as a tutor would: "
+        "which step is the first wrong one, what it should be and why, and which later steps "
+        "are wrong only because they carried it forward. For example: nnf check warmup "
+        "\"z=3 a=3 dL/da=0 da/dz=1 dz/dw=2 dL/dw=0\".")
+    p.add_argument("what", help="warmup (1.1) | network (1.2.1, 1.2.2, 1.2.3) | EXPRESSION")
+    p.add_argument("answers", nargs="+", metavar="STEP=NUMBER",
+                   help="your values: forward values (z=3), derivatives (dL/da=0, ∂a/∂z=1, "
+                   "dLdw=0), in one string or several")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=NUMBER",
+                   help="an input's value (repeatable), as for nnf explain")
+    p.set_defaults(run=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from nnfoundations.autodiff.check import check
+    from nnfoundations.autodiff.queries import parse_assignments
+
+    print(check(args.what, args.answers, at=parse_assignments(args.at)))
+    return 0
+
+
 def _add_drop(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
                    help="a CSV column to leave out, such as an id (repeatable)")
@@ -344,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``nnf``."""
     parser = _Parser(prog="nnf", description="nnfoundations: the foundations of neural "
                      "networks, runnable: train, evaluate, predict, diagnose, plot, explain, "
-                     "compare, grade.")
+                     "check, compare, grade.")
     parser.add_argument("--version", action="version", version=f"nnf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # --debug after the command too; SUPPRESS keeps a --debug given before it
@@ -357,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply(commands)
     _add_curves(commands)
     _add_explain(commands)
+    _add_check(commands)
     _add_grade(commands)
     return parser
 
