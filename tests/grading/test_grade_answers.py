@@ -169,3 +169,37 @@ def test_options_that_do_not_go_together_are_refused(tmp_path):
         grade_command([str(tmp_path)], gradescope_path=str(tmp_path / "r.json"))
     with pytest.raises(ValueError, match="--jobs must be a positive int"):
         grade_command([str(tmp_path)], jobs=-1)
+
+
+CARRIED = {"1.1": "dL/dw = 0",
+           "1.2.1": "z1 = -0.1\nz2 = 1.8\nh1 = 0\nh2 = 1.8\nŷ = 0.8\nL = 0.04",
+           "1.2.2": "∂L/∂w21 = -0.16", "1.2.3": "dL/dw11 = 0: z1 < 0, so h1 is inactive"}
+
+
+def test_an_answer_wrong_only_by_carrying_an_earlier_error_earns_the_credit_set():
+    def failed(carried):
+        return {c.name: c for c in score_answers(CARRIED, carried)
+                if not c.passed and c.question in ("1.1", "1.2.1", "1.2.2", "1.2.3")}
+    plain, credited = failed(0.0), failed(0.5)
+    assert plain.keys() == credited.keys() == {"ŷ = 0.72", "L = 0.0784", "dL/dw21 = -0.224"}
+    assert all(c.earned == 0 for c in plain.values())
+    assert credited["ŷ = 0.72"].earned == 0  # the mistake itself earns nothing
+    for name in ("L = 0.0784", "dL/dw21 = -0.224"):  # (0.8 - 1)² and 2(0.8 - 1)·0.4·1·1
+        c = credited[name]
+        assert c.earned == pytest.approx(c.points / 2)
+        assert "carries your ŷ = 0.8 forward" in c.message
+    # a value that follows from nothing the student wrote earns no credit
+    wrong = {**CARRIED, "1.2.2": "∂L/∂w21 = -0.3"}
+    assert next(c for c in score_answers(wrong, 0.5) if c.name.startswith("dL/dw21")).earned == 0
+
+
+def test_a_gradient_is_read_in_plain_text_after_its_d():
+    assert find(key("1.2.3", "dL/dw11"), "dL/dw11 = 0")[0]
+    assert find(key("1.2.2", "dL/dw21"), "dL/dw21 = -0.224")[0]
+    assert not find(key("1.2.1", "z1"), "dL/dz1 = -0.1")[0]  # a gradient is not z1's value
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_a_carried_credit_outside_0_to_1_is_refused(share, tmp_path):
+    with pytest.raises(ValueError, match="carried-credit"):
+        grade_command([str(tmp_path)], carried_credit=share)

@@ -225,3 +225,22 @@ def test_bad_grade_commands_exit_2_with_one_line(capsys, tmp_path):
     assert main(["grade", str(tmp_path / "nothing.py")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "no such file or directory" in err
+
+
+def test_nnf_grade_credits_consistent_working_where_the_instructor_says(containment, tmp_path,
+                                                                          capsys):
+    from nnfoundations.app.cli import main
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": source} for source in (
+        "**1.2.1** z1 = -0.1, z2 = 1.8, h1 = 0, h2 = 1.8, ŷ = 0.8, L = 0.04",
+        "**1.2.2** dL/dw21 = 2(ŷ − y)·v2·1·x1 = -0.16")]
+    book = tmp_path / "carol" / "hw4_foundations.ipynb"
+    book.parent.mkdir()
+    book.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    scores = []
+    for share in ("0", "0.5"):
+        assert main(["grade", str(book.parent), "--json", "--carried-credit", share]) == 0
+        scores.append(json.loads(capsys.readouterr().out))
+    q122 = [next(c for c in s["checks"] if c["question"] == "1.2.2") for s in scores]
+    assert q122[0]["earned"] == 0 and q122[1]["earned"] == pytest.approx(0.125)
+    assert "carries your ŷ = 0.8 forward" in q122[1]["message"]

@@ -175,7 +175,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     print(grade_command(args.submissions, template=args.template, solution=args.solution,
                         rubric=args.rubric, execute=args.execute, jobs=args.jobs,
                         timeout=args.timeout, as_json=args.json, csv_path=args.csv,
-                        gradescope_path=args.gradescope))
+                        gradescope_path=args.gradescope, carried_credit=args.carried_credit))
     return 0
 
 
@@ -199,6 +199,10 @@ def _add_grade(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="FILE", help="write every score to a CSV")
     p.add_argument("--gradescope", metavar="FILE",
                    help="write one submission's Gradescope results.json")
+    p.add_argument("--carried-credit", type=float, default=0.0, metavar="SHARE",
+                   help="the share of its points (0 to 1, default 0) that an answer of 1.2 "
+                   "earns when it is wrong only because it carries the student's own earlier "
+                   "values forward")
     p.set_defaults(run=_cmd_grade)
 
 

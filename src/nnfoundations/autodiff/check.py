@@ -187,6 +187,21 @@ def check(what: str, answers: str | Sequence[str] | Mapping[str, float],
 Key = tuple[str, ...]  # (name,) for a value, (of, by) for a derivative
 
 
+def implied(what: str, given: Mapping[Key, float], step: Key) -> float:
+    """What a learner's ``given`` values of an exercise imply for ``step`` (``(name,)`` or
+    ``(of, by)``): the value their own working leads to, right or not.
+
+    Example:
+        >>> implied("network", {("ŷ",): 0.8}, ("L", "w21"))  # 2(0.8 - 1) · 0.4 · 1 · 1
+        -0.16
+    """
+    _, prog = program(what)
+    mine = _Working(prog, given)
+    if len(step) == 2:
+        return round(mine.computed.get(step, mine.derivative(*step)), 12)
+    return round(mine.computed[step], 12)
+
+
 class _Working:
     """The values, local derivatives and gradients of a program, where a learner's given
     values (if any) replace what they would compute."""
@@ -376,6 +391,13 @@ def _key(name: str, names: Mapping[str, str], prog: Program) -> Key:
     raise InvalidValueError(f"{name!r} is not a step of this derivation; its steps are "
                             f"{prog.names()} and derivatives such as d{prog.output}/d"
                             f"{next(iter(prog.inputs))}")
+
+
+def upstream(what: str, of: str) -> set[str]:
+    """The steps and inputs of exercise ``what`` that step ``of`` depends on (itself
+    included)."""
+    _, prog = program(what)
+    return {n for n in prog.names() if n == of or _upstream(n, of, prog)}
 
 
 def _upstream(by: str, of: str, prog: Program) -> bool:

@@ -26,7 +26,8 @@ TEMPLATE_FILES = {"hw4_foundations.py.txt": "hw4_foundations.py",
 def grade_command(paths: Sequence[str], *, template: str | None = None,
                   solution: bool = False, rubric: bool = False, execute: bool = False,
                   jobs: int = 0, timeout: float = 120.0, as_json: bool = False,
-                  csv_path: str | None = None, gradescope_path: str | None = None) -> str:
+                  csv_path: str | None = None, gradescope_path: str | None = None,
+                  carried_credit: float = 0.0) -> str:
     """The text ``nnf grade`` prints, after writing any file it was asked for.
 
     Raises:
@@ -46,6 +47,9 @@ def grade_command(paths: Sequence[str], *, template: str | None = None,
     if timeout > MAX_TIMEOUT:
         raise InvalidValueError(f"--timeout must be at most {MAX_TIMEOUT} seconds (a day), "
                                 f"got {timeout:g}")
+    if not _checks.is_real(carried_credit) or not 0 <= float(carried_credit) <= 1:
+        raise InvalidValueError(f"--carried-credit is the share of an answer's points that "
+                                f"consistent working earns, from 0 to 1; got {carried_credit}")
     for out in (csv_path, gradescope_path):
         if out is not None:
             writable_file(out)
@@ -54,7 +58,8 @@ def grade_command(paths: Sequence[str], *, template: str | None = None,
         raise InvalidValueError(f"--gradescope writes one submission's results.json; got "
                                 f"{len(submissions)} submissions")
     limits = Limits(seconds=timeout, cpu_seconds=math.ceil(timeout) + 1)
-    grades = grade(submissions, limits, jobs=jobs, execute=execute)
+    grades = grade(submissions, limits, jobs=jobs, execute=execute,
+                   carried=float(carried_credit))
     return report.write(grades, as_json=as_json, csv_path=csv_path,
                         gradescope_path=gradescope_path)
 

@@ -121,8 +121,10 @@ def _preferred(files: list[Path]) -> Path | None:
 
 
 def grade(submissions: Sequence[Submission], limits: Limits | None = None, *, jobs: int = 0,
-          execute: bool = False) -> list[Grade]:
-    """Grade each submission, ``jobs`` at a time (0: one per CPU), in the given order.
+          execute: bool = False, carried: float = 0.0) -> list[Grade]:
+    """Grade each submission, ``jobs`` at a time (0: one per CPU), in the given order; an
+    answer of 1.2 wrong only because it carries the student's own earlier values forward
+    earns ``carried`` of its points.
 
     Interrupted (Ctrl-C, SIGTERM), it kills every child before it raises.
 
@@ -136,7 +138,7 @@ def grade(submissions: Sequence[Submission], limits: Limits | None = None, *, jo
     workers = jobs or os.cpu_count() or 1
     with _signals.interrupting(), ThreadPoolExecutor(max_workers=workers) as pool:
         try:
-            return list(pool.map(lambda s: grade_one(s, limits, execute, template),
+            return list(pool.map(lambda s: grade_one(s, limits, execute, template, carried),
                                  submissions))
         except BaseException:
             sandbox.stop_all()
@@ -145,18 +147,18 @@ def grade(submissions: Sequence[Submission], limits: Limits | None = None, *, jo
 
 
 def grade_one(sub: Submission, limits: Limits, execute: bool,
-              template: list[notebook.Cell]) -> Grade:
+              template: list[notebook.Cell], carried: float = 0.0) -> Grade:
     """One submission's grade; never raises for anything the submission does (a file that
     breaks the grader itself costs only this submission its points, with a note)."""
     try:
-        return _grade_one(sub, limits, execute, template)
+        return _grade_one(sub, limits, execute, template, carried)
     except Exception as err:  # one student's file must not stop the class's grading
         checks = [c for q, _, _ in SPLIT for c in zero(q, "not graded")]
         return Grade(sub, checks, [f"could not be graded: {type(err).__name__}: {err}"[:300]])
 
 
 def _grade_one(sub: Submission, limits: Limits, execute: bool,
-               template: list[notebook.Cell]) -> Grade:
+               template: list[notebook.Cell], carried: float) -> Grade:
     notes: list[str] = []
     cells = _cells(sub.notebook, notes)
     inputs = draw_inputs(random.Random(os.urandom(16)))  # fresh for every grading
@@ -177,7 +179,7 @@ def _grade_one(sub: Submission, limits: Limits, execute: bool,
         if result is not None:
             notes += _run_notes(result, "the submission", sub)
     order = {q: k for k, (q, _, _) in enumerate(SPLIT)}
-    checks = sorted(_section_1_and_3(cells, template) + _section_2(result, inputs),
+    checks = sorted(_section_1_and_3(cells, template, carried) + _section_2(result, inputs),
                     key=lambda c: order[c.question])
     guarantees = result.guarantees if result is not None else {}
     return Grade(sub, checks, notes, guarantees, result.seconds if result else 0.0)
@@ -266,7 +268,7 @@ def _function(result: ChildResult, name: str, scorer: Scorer,
     return list(scorer(asked, probe["result"]))
 
 
-def _section_1_and_3(cells: list[notebook.Cell] | None,
-                     template: list[notebook.Cell]) -> list[Check]:
+def _section_1_and_3(cells: list[notebook.Cell] | None, template: list[notebook.Cell],
+                     carried: float) -> list[Check]:
     found = None if cells is None else notebook.answers(cells, template)
-    return score_answers(found)
+    return score_answers(found, carried)
