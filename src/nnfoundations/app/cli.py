@@ -153,9 +153,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from nnfoundations.autodiff.queries import explain_query
+    from nnfoundations.autodiff.queries import explain_picture, explain_query
 
+    if args.graph is not None:
+        from nnfoundations.training.plots import check_image_path
+        check_image_path(args.graph)  # before any work, as every command that writes
     print(explain_query(args.what, wrt=args.wrt, at=args.at, sizes=args.sizes))
+    if args.graph is not None:
+        from nnfoundations.app.graph_figure import plot_graph
+        plot_graph(explain_picture(args.what, wrt=args.wrt, at=args.at), args.graph)
+        print(f"graph written to {args.graph}", file=sys.stderr)
     return 0
 
 
@@ -290,6 +297,9 @@ def _add_explain(commands: argparse._SubParsersAction) -> None:
                    "v1 v2 y for network and layers; each variable of an expression")
     p.add_argument("--sizes", type=int, nargs="+", action="append",
                    help="layer sizes for 'cost' (repeatable)")
+    p.add_argument("--graph", metavar="FILE", help="also draw the computation into FILE "
+                   "(.png, .svg, ...): values, gradients, each link's local derivative, the "
+                   "path highlighted, what an inactive ReLU blocks greyed")
     p.set_defaults(run=_cmd_explain)
 
 

@@ -10,6 +10,7 @@ from nnfoundations._errors import InvalidValueError
 from nnfoundations.autodiff.engine import Value
 from nnfoundations.autodiff.explain import explain
 from nnfoundations.autodiff.expr import parse_expression
+from nnfoundations.autodiff.graph import Picture, picture
 from nnfoundations.autodiff.op_counts import cost_table
 from nnfoundations.autodiff.seed_examples import EXAMPLES, example, network_layers
 
@@ -67,14 +68,8 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
         return cost_table(sizes or DEFAULT_COST_SIZES)
     if sizes:
         raise InvalidValueError(f"--sizes applies to 'cost' only, not to {what!r}")
-    values = parse_assignments(at)
+    output, target = graph_of(what, wrt=wrt, at=at)
     try:
-        if what in EXAMPLES:
-            graph = example(what, values)
-            output, target = graph.output, graph.node(wrt or EXAMPLES[what][2])
-        else:
-            output, leaves = parse_expression(what, values)
-            target = _variable(leaves, wrt)
         text = str(explain(output, target))
     except OverflowError:
         raise InvalidValueError(f"{what[:40]} overflows at these values: a value is too large "
@@ -84,6 +79,28 @@ def explain_query(what: str, *, wrt: str | None = None, at: Sequence[str] = (),
         raise InvalidValueError(f"{what[:40]} overflows at these values: a value or a gradient "
                                 "is too large for a float; use smaller --at values")
     return text
+
+
+def graph_of(what: str, *, wrt: str | None = None, at: Sequence[str] = ()
+             ) -> tuple[Value, Value]:
+    """The output and the node to differentiate against of an example or expression."""
+    values = parse_assignments(at)
+    if what in EXAMPLES:
+        graph = example(what, values)
+        return graph.output, graph.node(wrt or EXAMPLES[what][2])
+    try:
+        output, leaves = parse_expression(what, values)
+    except OverflowError:
+        raise InvalidValueError(f"{what[:40]} overflows at these values: a value is too large "
+                                "for a float; use smaller --at values") from None
+    return output, _variable(leaves, wrt)
+
+
+def explain_picture(what: str, *, wrt: str | None = None, at: Sequence[str] = ()) -> Picture:
+    """What ``nnf explain WHAT --graph FILE`` draws (not for ``layers`` or ``cost``)."""
+    if what in ("layers", "cost"):
+        raise InvalidValueError(f"--graph draws an example or an expression, not {what!r}")
+    return picture(*graph_of(what, wrt=wrt, at=at))
 
 
 def _variable(leaves: dict[str, Value], wrt: str | None) -> Value:
