@@ -55,6 +55,7 @@ docs: $(VENV)/.run-installed
 
 notebook: $(VENV)/.dev-installed
 	$(BIN)/python assignment/build_notebook.py
+	$(BIN)/python assignment/template_figure.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis .ruff_cache

@@ -203,3 +203,15 @@ def test_a_gradient_is_read_in_plain_text_after_its_d():
 def test_a_carried_credit_outside_0_to_1_is_refused(share, tmp_path):
     with pytest.raises(ValueError, match="carried-credit"):
         grade_command([str(tmp_path)], carried_credit=share)
+
+
+def test_the_blank_template_shows_the_figures_3_2_1_asks_about():
+    import base64
+
+    from nnfoundations.grading.grader import TEMPLATES
+    book = json.loads((TEMPLATES / "hw4_foundations.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in book["cells"] if "".join(c["source"]).startswith("**3.2.1**"))
+    [(name, image)] = cell["attachments"].items()
+    assert f"(attachment:{name})" in "".join(cell["source"])
+    png = base64.b64decode(image["image/png"])
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
