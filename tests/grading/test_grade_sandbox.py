@@ -244,3 +244,12 @@ def test_nnf_grade_credits_consistent_working_where_the_instructor_says(containm
     q122 = [next(c for c in s["checks"] if c["question"] == "1.2.2") for s in scores]
     assert q122[0]["earned"] == 0 and q122[1]["earned"] == pytest.approx(0.125)
     assert "carries your ŷ = 0.8 forward" in q122[1]["message"]
+
+
+def test_a_function_that_hangs_loses_only_its_own_points(graded):
+    grade = graded[0]["hang"]
+    assert section(grade, "2.1")[0] == 0
+    assert "build_model: ran out of time while it was being tested" in messages(grade)
+    for question in ("2.2", "2.3"):  # tested again in a fresh process, in full
+        earned, failed = section(grade, question)
+        assert not failed and earned > 0, question

@@ -175,7 +175,7 @@ def _grade_one(sub: Submission, limits: Limits, execute: bool,
     if sub.script is not None or (cells is not None and not execute):
         pieces = _script_pieces(sub.script, notes) if sub.script is not None else \
             [{"name": "notebook_definitions.py", "code": notebook.definitions(cells or [])}]
-        result = run(pieces, limits, inputs=inputs) if pieces else None
+        result = _probed(pieces, limits, inputs) if pieces else None
         if result is not None:
             notes += _run_notes(result, "the submission", sub)
     order = {q: k for k, (q, _, _) in enumerate(SPLIT)}
@@ -183,6 +183,28 @@ def _grade_one(sub: Submission, limits: Limits, execute: bool,
                     key=lambda c: order[c.question])
     guarantees = result.guarantees if result is not None else {}
     return Grade(sub, checks, notes, guarantees, result.seconds if result else 0.0)
+
+
+def _probed(pieces: list[dict[str, Any]], limits: Limits,
+            inputs: dict[str, Any]) -> ChildResult:
+    """The child's report on every function; where one runs out of time, the functions
+    after it are probed again in a fresh child, so that a question that hangs loses only
+    its own points (a child is started again only after a timeout: no cost otherwise)."""
+    result = run(pieces, limits, inputs=inputs)
+    while result.timed_out and result.first("origins") is not None:
+        stuck = next((n for n in inputs if result.last("probe", n) is None), None)
+        rest = list(inputs)[list(inputs).index(stuck) + 1:] if stuck else []
+        if not rest:
+            break
+        again = run(pieces, limits, inputs={n: inputs[n] for n in rest})
+        probes = [e for e in again.events if e.get("event") == "probe"]
+        restarted = {"event": "timed_out", "name": stuck}  # the parent's own record
+        result = ChildResult(result.events + [restarted, *probes], again.exit_status,
+                             again.timed_out, result.seconds + again.seconds,
+                             {k: v and again.guarantees.get(k, False)
+                              for k, v in result.guarantees.items()}, again.output_tail)
+        inputs = {n: inputs[n] for n in rest}
+    return result
 
 
 def _cells(path: Path | None, notes: list[str]) -> list[notebook.Cell] | None:
@@ -224,8 +246,9 @@ def _run_notes(result: ChildResult, what: str, sub: Submission) -> list[str]:
     notes = [f"{what} stopped at {_file_of(str(e.get('piece')), sub)}"
              f"{'' if e.get('line') is None else ':' + str(e.get('line'))}: {e.get('error')}"
              for e in result.events if e.get("event") == "load_error"]
-    if result.timed_out:
-        notes.append(f"{what} ran out of time; whatever had not reported scores zero")
+    if result.timed_out or result.first("timed_out") is not None:
+        notes.append(f"{what} ran out of time; a function that had not reported scores zero "
+                     "(the functions after it were tested again in a fresh process)")
     elif result.first("done") is None:
         tail = result.output_tail.strip().splitlines()[-1:] or ["no output"]
         notes.append(f"{what}'s process ended (status {result.exit_status}) before it "
@@ -263,6 +286,8 @@ def _function(result: ChildResult, name: str, scorer: Scorer,
                               "above)")
     if kind != "own":
         return zero(question, f"{name}: " + ORIGINS.get(kind, "{}").format(detail))
+    if probe is None and result.last("timed_out", name) is not None:
+        return zero(question, f"{name}: ran out of time while it was being tested")
     if probe is None:
         return zero(question, f"{name}: no result (the process stopped while testing it)")
     return list(scorer(asked, probe["result"]))
