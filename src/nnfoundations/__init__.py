@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "Explanation": "nnfoundations.autodiff.explain",
     "explain": "nnfoundations.autodiff.explain",
     "check": "nnfoundations.autodiff.check",
+    "draw_graph": "nnfoundations.app.graph_figure",
     "Diagnosis": "nnfoundations.diagnosis.kinds",
     "diagnose": "nnfoundations.diagnosis.verdict",
     "diagnose_file": "nnfoundations.diagnosis.verdict",
@@ -44,12 +45,14 @@ _EXPORTS: dict[str, str] = {
 }
 __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
     "DeadUnits", "Diagnosis", "Explanation", "History", "StopDecision", "Value", "build_model",
-    "check", "count_parameters", "dead_units", "diagnose", "diagnose_file", "early_stopping",
+    "check", "count_parameters", "dead_units", "diagnose", "diagnose_file", "draw_graph",
+    "early_stopping",
     "evaluate", "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
     "updates_per_epoch",
 ]
 
 if TYPE_CHECKING:
+    from nnfoundations.app.graph_figure import draw_graph
     from nnfoundations.autodiff.check import check
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain
