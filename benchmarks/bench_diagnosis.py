@@ -193,12 +193,11 @@ class Judged:
 
 def judge(runs: Sequence[Run], model: Model | None = None) -> list[Judged]:
     """The diagnosis of each run (with ``model``, or the shipped one)."""
-    from nnfoundations.diagnosis import model as shipped_model
+    from nnfoundations.diagnosis import verdict
 
-    if model is not None:
-        shipped_model.shipped.cache_clear()
-        original = shipped_model.shipped
-        shipped_model.shipped = lambda: model  # type: ignore[assignment]
+    if model is not None:  # the name the diagnosis calls, not only the model module's
+        original = verdict.shipped
+        verdict.shipped = lambda: model  # type: ignore[assignment]
     try:
         out = []
         for r in runs:
@@ -208,7 +207,7 @@ def judge(runs: Sequence[Run], model: Model | None = None) -> list[Judged]:
         return out
     finally:
         if model is not None:
-            shipped_model.shipped = original  # type: ignore[assignment]
+            verdict.shipped = original  # type: ignore[assignment]
 
 
 def report(judged: list[Judged]) -> None:
