@@ -195,11 +195,7 @@ def implied(what: str, given: Mapping[Key, float], step: Key) -> float:
         >>> implied("network", {("ŷ",): 0.8}, ("L", "w21"))  # 2(0.8 - 1) · 0.4 · 1 · 1
         -0.16
     """
-    _, prog = program(what)
-    mine = _Working(prog, given)
-    if len(step) == 2:
-        return round(mine.computed.get(step, mine.derivative(*step)), 12)
-    return round(mine.computed[step], 12)
+    return round(_Working(program(what)[1], given).implied(step), 12)
 
 
 class _Working:
@@ -231,8 +227,14 @@ class _Working:
         return {name: leaf.grad for name, leaf in leaves.items()}
 
     def _scope(self, text: str) -> dict[str, float]:
-        names = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+        names = _variables(text)
         return {k: v for k, v in self.value.items() if k in names}
+
+    def implied(self, key: Key) -> float:
+        """What the values in use imply for ``key`` (an input is what it is)."""
+        if len(key) == 2:
+            return self.computed[key] if key in self.computed else self.derivative(*key)
+        return self.computed.get(key, self.prog.inputs.get(key[0], 0.0))
 
     def derivative(self, of: str, by: str) -> float:
         """∂of/∂by over every path, each the product of the local derivatives in use."""
@@ -255,11 +257,7 @@ class _Working:
 
 def _step(key: Key, given: float, truth: _Working, mine: _Working) -> Step:
     name = _shown(key)
-    right = truth.value[key[0]] if len(key) == 1 else truth.derivative(*key)
-    if len(key) == 2:
-        expected = mine.computed.get(key, mine.derivative(*key))
-    else:  # an input's value is what it is, whatever else the learner wrote
-        expected = mine.computed.get(key, truth.value[key[0]])
+    right, expected = truth.implied(key), mine.implied(key)
     if _close(given, right):
         status = Status.RIGHT
     elif _close(given, expected):
@@ -309,8 +307,7 @@ def _substituted(text: str, w: _Working) -> str:
 
 
 def _at(text: str, w: _Working) -> str:
-    names = sorted({n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)
-                    and n.id in w.value})
+    names = sorted(_variables(text) & set(w.value))
     return ", ".join(f"{n} = {fmt(w.value[n])}" for n in names)
 
 
