@@ -85,10 +85,10 @@ def graph_of(what: str, *, wrt: str | None = None, at: Sequence[str] = ()
              ) -> tuple[Value, Value]:
     """The output and the node to differentiate against of an example or expression."""
     values = parse_assignments(at)
-    if what in EXAMPLES:
-        graph = example(what, values)
-        return graph.output, graph.node(wrt or EXAMPLES[what][2])
     try:
+        if what in EXAMPLES:
+            graph = example(what, values)
+            return graph.output, graph.node(wrt or EXAMPLES[what][2])
         output, leaves = parse_expression(what, values)
     except OverflowError:
         raise InvalidValueError(f"{what[:40]} overflows at these values: a value is too large "
