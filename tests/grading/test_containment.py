@@ -202,7 +202,10 @@ def test_nothing_outlives_the_grader_however_it_is_stopped(tmp_path, stop):
     try:
         assert wait_for(lambda: children(marker), 60), "the submission never started"
         grader.send_signal(stop)
-        grader.wait(timeout=30)
+        # its clean-up may take up to 25 s by design (three 5 s rounds of killing what is
+        # left in the child's cgroup, two 5 s joins of its reader threads); a grader that
+        # ignored the signal would run on to its 300 s timeout
+        grader.wait(timeout=60)
     finally:
         grader.kill()
     assert wait_for(lambda: not children(marker) and not children(str(CHILD.name)), 10), \
