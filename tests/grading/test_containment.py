@@ -190,21 +190,24 @@ def wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
-@pytest.mark.parametrize("stop", [
-    signal.SIGTERM,
-    # quarantined, not hidden: in three full clean-clone runs of `make test` (2026-12-03) the
-    # grader did not exit within 60 s of SIGINT, while it exits in about 4 s alone, in its
-    # file and after most of the suite; the cause is not found yet (see the session note)
-    pytest.param(signal.SIGINT, marks=pytest.mark.xfail(
-        strict=False, reason="slow to exit on SIGINT in the full suite only; under study")),
-    signal.SIGKILL], ids=lambda s: s.name)
+def _as_at_a_terminal() -> None:
+    # a shell starts a background job with SIGINT ignored, and an ignored SIGINT stays
+    # ignored in Python (the convention that keeps Ctrl-C off background jobs): a suite
+    # started with `make test &` would pass that on to the grader, which then rightly runs
+    # on. The grader under test gets SIGINT as a terminal's Ctrl-C gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
+                         ids=lambda s: s.name)
 def test_nothing_outlives_the_grader_however_it_is_stopped(tmp_path, stop):
     marker = f"{6000 + stop.value}{os.getpid() % 1000}"
     code = (HOSTILE / "outlives.py").read_text(encoding="utf-8").replace("@SLEEP@", marker)
     (tmp_path / "outlives.py").write_text(code, encoding="utf-8")
     grader = subprocess.Popen([sys.executable, "-m", "nnfoundations", "grade",
                                str(tmp_path / "outlives.py"), "--timeout", "300"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              preexec_fn=_as_at_a_terminal)
     try:
         assert wait_for(lambda: children(marker), 60), "the submission never started"
         grader.send_signal(stop)
