@@ -2,8 +2,8 @@
 
 Section 1 (the chain rule): :class:`Value`, :func:`explain`. Section 2 (the building blocks):
 :func:`build_model`, :func:`train_one_step`, :func:`evaluate`. Section 3 (the loop):
-:func:`fit`, :class:`History`, :func:`diagnose`, :func:`plot_history`, :func:`dead_units`,
-:func:`updates_per_epoch`.
+:func:`fit` (and its :class:`Hook`), :class:`History`, :func:`diagnose`,
+:func:`plot_history`, :func:`dead_units`, :func:`updates_per_epoch`.
 
 The package is in wings (see the README's "How the code is organised"): ``autodiff`` and
 ``diagnosis`` need neither torch nor numpy; ``training`` is the PyTorch side; ``app`` holds
@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "diagnose_file": "nnfoundations.diagnosis.verdict",
     "read_runs": "nnfoundations.diagnosis.readers",
     "History": "nnfoundations.history",
+    "StopKind": "nnfoundations.history",
+    "Hook": "nnfoundations.training.hooks",
     "build_model": "nnfoundations.training.model",
     "count_parameters": "nnfoundations.training.model",
     "train_one_step": "nnfoundations.training.step",
@@ -44,7 +46,8 @@ _EXPORTS: dict[str, str] = {
     "lr_find": "nnfoundations.training.lr_finder",
 }
 __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
-    "DeadUnits", "Diagnosis", "Explanation", "History", "StopDecision", "Value", "build_model",
+    "DeadUnits", "Diagnosis", "Explanation", "History", "Hook", "StopDecision", "StopKind",
+    "Value", "build_model",
     "check", "count_parameters", "dead_units", "diagnose", "diagnose_file", "draw_graph",
     "early_stopping",
     "evaluate", "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
@@ -59,8 +62,9 @@ if TYPE_CHECKING:
     from nnfoundations.diagnosis.kinds import Diagnosis
     from nnfoundations.diagnosis.readers import read_runs
     from nnfoundations.diagnosis.verdict import diagnose, diagnose_file
-    from nnfoundations.history import History
+    from nnfoundations.history import History, StopKind
     from nnfoundations.training.batches import updates_per_epoch
+    from nnfoundations.training.hooks import Hook
     from nnfoundations.training.loop import fit
     from nnfoundations.training.lr_finder import lr_find
     from nnfoundations.training.model import build_model, count_parameters

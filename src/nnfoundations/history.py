@@ -32,6 +32,7 @@ class StopKind(StrEnum):
     EARLY_STOP = "early_stop"
     NON_FINITE = "non_finite"
     INTERRUPTED = "interrupted"
+    REQUESTED = "requested"  # a hook of the loop decided (``FitState.stop``)
 
 
 class LossKind(StrEnum):

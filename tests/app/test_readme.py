@@ -60,6 +60,7 @@ def test_the_python_api_example_runs(tmp_path):
     first = done.stdout.splitlines()[0]  # a seeded clean run: a good fit, or its best guess
     assert first.startswith("verdict: good fit") or "best guess good fit" in first, first
     assert "suggested learning rate" in done.stdout
+    assert "95% reached at epoch" in done.stdout  # the user's hook ended its run
     assert "cross-validated accuracy 0.9" in done.stdout
     assert (tmp_path / "curves.png").is_file()
 

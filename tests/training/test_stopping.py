@@ -1,6 +1,8 @@
 """The early-stopping decision: a pure function of the monitored losses."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nnfoundations.history import StopKind
 from nnfoundations.training.stopping import early_stopping
@@ -39,3 +41,13 @@ def test_non_finite_loss_stops_at_once():
 def test_an_early_stop_says_its_kind_and_going_on_has_none():
     assert early_stopping([1.0, 1.0, 1.0], 2).kind is StopKind.EARLY_STOP
     assert early_stopping([1.0, 0.9], 2).kind is None
+
+
+@given(st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=40),
+       st.one_of(st.none(), st.integers(1, 10)))
+def test_the_epoch_by_epoch_decision_agrees_with_a_scan_of_the_whole_history(losses, patience):
+    best = losses.index(min(losses)) + 1  # the first of the lowest: equal is not better
+    decision = early_stopping(losses, patience)
+    assert decision.best_epoch == best and decision.best_loss == losses[best - 1]
+    assert decision.stop == (patience is not None and len(losses) - best >= patience)
+    assert decision.improved == (best == len(losses))

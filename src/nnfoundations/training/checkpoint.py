@@ -14,9 +14,9 @@ import torch.nn as nn
 from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations._files import atomic_write
 from nnfoundations.history import History
+from nnfoundations.training.hooks import FitState, Hook, StateDict
 
 FIT_FORMAT = "nnfoundations-fit-1"
-StateDict = dict[str, torch.Tensor]
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -58,6 +58,19 @@ def save_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimize
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     atomic_save(state, path)
+
+
+class Checkpoint(Hook):
+    """The checkpoint hook: :func:`save_fit` after every epoch, the last of the hooks, so
+    that it saves what the others did."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+
+    def on_epoch_end(self, state: FitState) -> None:
+        """Save the run as it stands."""
+        save_fit(self.path, state.model, state.optimizer, state.generator, state.history,
+                 state.best)
 
 
 def resume_fit(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,

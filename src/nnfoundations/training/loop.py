@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,26 +22,27 @@ from typing import cast
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from nnfoundations._errors import InvalidValueError
 from nnfoundations._signals import caught
 from nnfoundations.history import History, LossKind, StopKind
 from nnfoundations.training.backprop import MatrixBackprop, unsupported
 from nnfoundations.training.batches import Batches, Data, TensorPair, val_tensors
-from nnfoundations.training.checkpoint import StateDict, resume_fit, save_fit
+from nnfoundations.training.checkpoint import Checkpoint, resume_fit
 from nnfoundations.training.distributed import (
     GradientSync,
     broadcast_parameters,
     device_for_rank,
     rank_and_world,
 )
+from nnfoundations.training.hooks import FitState, Hook, StateDict, snapshot
 from nnfoundations.training.inference import CHUNK_ROWS, model_device, model_dtype
 from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
+from nnfoundations.training.progress import Progress
 from nnfoundations.training.settings import FitSettings
 from nnfoundations.training.step import check_labels, evaluate, step
-from nnfoundations.training.stopping import StopDecision, early_stopping
-from nnfoundations.training.telemetry import Telemetry
+from nnfoundations.training.stopping import EarlyStopping
+from nnfoundations.training.telemetry import Observe, Telemetry
 
 #: One training step: ``(X_batch, y_batch, telemetry, first_epoch)`` to the detached loss and
 #: the rows it is the mean over (the global batch's, in data-parallel training).
@@ -54,31 +54,40 @@ Stepper = Callable[[torch.Tensor, torch.Tensor, Telemetry | None, bool],
 class _EpochResult:
     loss: float = math.nan
     seconds: float = 0.0
-    steps: int = 0
     bad_step: int | None = None  # 1-based step of the first non-finite loss
     bad_value: float = math.nan
-    interrupted: bool = False
 
 
-def _train_epoch(step_fn: Stepper, device: torch.device, batches: Iterable[TensorPair],
-                 stop_flag: dict[str, bool], telemetry: Telemetry | None,
-                 first_epoch: bool) -> _EpochResult:
+@dataclass
+class _Parts:
+    """What the loop runs on, beside the state hooks see."""
+
+    batches: Batches
+    val_data: TensorPair | None
+    loss_fn: nn.Module
+    step: Stepper
+    hooks: list[Hook]
+
+
+def _train_epoch(state: FitState, parts: _Parts, stop_flag: dict[str, bool]) -> _EpochResult:
     """One pass of steps; the losses stay on the device until the end (one sync per epoch),
-    except on the CPU, where looking at each loss costs nothing and stops a NaN at once.
-    ``telemetry`` observes the first step."""
+    except on the CPU, where looking at each loss costs nothing and stops a NaN at once."""
     result, losses, sizes = _EpochResult(), [], []
     start = time.perf_counter()
-    look_each_step = device.type == "cpu"
-    for X_batch, y_batch in batches:
-        watch = telemetry if result.steps == 0 else None
-        loss, rows = step_fn(X_batch, y_batch, watch, first_epoch)
+    look_each_step = model_device(state.model).type == "cpu"
+    for X_batch, y_batch in parts.batches.epoch(state.generator):
+        _call(parts.hooks, "on_step_start", state)
+        loss, rows = parts.step(X_batch, y_batch, state.watch, state.epoch == 1)
+        state.step += 1
         losses.append(loss)
         sizes.append(rows)
-        result.steps += 1
+        _call(parts.hooks, "on_step_end", state, loss)
         if look_each_step and not math.isfinite(loss.item()):
             break
-        if stop_flag["set"]:
-            result.interrupted = True
+        if stop_flag["set"] and not state.stopping:
+            state.stop(StopKind.INTERRUPTED, f"interrupted (Ctrl-C) in epoch {state.epoch} "
+                       f"after step {state.step}; the epoch is not recorded")
+        if state.stopping:
             break
     values = torch.stack(losses).double().tolist() if losses else []
     for k, value in enumerate(values):
@@ -110,6 +119,7 @@ def fit(
     resume: str | Path | None = None,
     telemetry: bool = True,
     engine: str = "auto",
+    hooks: Sequence[Hook] = (),
 ) -> History:
     """Train ``model`` by mini-batch gradient descent and return its :class:`History`.
 
@@ -153,6 +163,9 @@ def fit(
             ``"autograd"``: ``loss.backward()``, for anything; ``"auto"`` (default): the
             matrix path where it applies, else autograd. ``history.settings["engine"]``
             records which ran.
+        hooks: :class:`~nnfoundations.training.hooks.Hook` objects of your own, called
+            after the run's own stopping decision and before its progress line and
+            checkpoint; one may end the run with ``state.stop(...)``.
 
     Returns:
         The run's :class:`History`.
@@ -186,17 +199,21 @@ def fit(
     if settings.loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
             and batches.y is not None and not batches.y.is_floating_point():
         check_labels(batches.y, recorded["n_outputs"])  # before any step, on any path
-    run = _Run(model, batches, val_data, loss_fn, opt, step_fn, generator, settings,
-               History(settings=recorded), None,
-               rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress)),
-               checkpoint if rank == 0 else None, Telemetry(model) if telemetry else None)
+    state = FitState(model, opt, generator, settings, History(settings=recorded))
     if resume is not None:
-        run.history, run.best = resume_fit(resume, model, opt, generator, recorded,
-                                           adopt_seed=seed is None)
-    initial = _snapshot(model) if settings.restore_best and run.best is None else None
+        state.history, state.best = resume_fit(resume, model, opt, generator, recorded,
+                                               adopt_seed=seed is None)
+    initial = snapshot(model) if settings.restore_best and state.best is None else None
+    show = rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress))
+    own_first = [Observe(model)] if telemetry else []
+    own_last = ([Progress(len(batches))] if show else []) + \
+        ([Checkpoint(checkpoint)] if checkpoint is not None and rank == 0 else [])
+    parts = _Parts(batches, val_data, loss_fn, step_fn,
+                   [*own_first, EarlyStopping(settings.patience, settings.min_delta),
+                    *hooks, *own_last])
     with caught() as stop_flag:  # Ctrl-C or SIGTERM: stop after the current step
-        run.train(stop_flag)
-    return run.finish(initial)
+        _train(state, parts, stop_flag)
+    return _finish(state, initial)
 
 
 def _place(model: nn.Module, device: str | torch.device | None, train: Data) -> tuple[int, int]:
@@ -239,66 +256,35 @@ def _autograd_step(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.
     return step(model, X, y, loss_fn, optimizer, telemetry, first_epoch, sync)
 
 
-def _snapshot(model: nn.Module) -> StateDict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def _call(hooks: list[Hook], method: str, state: FitState, *args: torch.Tensor) -> None:
+    for hook in hooks:
+        getattr(hook, method)(state, *args)
 
 
-@dataclass
-class _Run:
-    """One run's parts and its state between epochs: the History and the best weights."""
+def _train(state: FitState, parts: _Parts, stop_flag: dict[str, bool]) -> None:
+    """Train from the first epoch not yet in the History until a stop or the last."""
+    _call(parts.hooks, "on_fit_start", state)
+    for epoch in range(len(state.history) + 1, state.settings.epochs + 1):
+        state.epoch, state.step = epoch, 0
+        _call(parts.hooks, "on_epoch_start", state)
+        result = _train_epoch(state, parts, stop_flag)
+        if _close_epoch(state, parts, result):
+            _call(parts.hooks, "on_epoch_end", state)
+        if state.stopping:
+            break
+    _call(parts.hooks, "on_fit_end", state)
 
-    model: nn.Module
-    batches: Batches
-    val_data: TensorPair | None
-    loss_fn: nn.Module
-    optimizer: torch.optim.Optimizer
-    step: Stepper
-    generator: torch.Generator
-    settings: FitSettings
-    history: History
-    best: StateDict | None
-    show: bool
-    checkpoint: str | Path | None
-    telemetry: Telemetry | None
 
-    def finish(self, initial: StateDict | None) -> History:
-        """Leave the model with the best weights (or, when the first epoch went non-finite,
-        the initial ones) and return the History."""
-        if self.settings.restore_best and self.best is not None:
-            self.model.load_state_dict(self.best)
-        elif initial is not None and self.history.stop_kind is StopKind.NON_FINITE:
-            self.model.load_state_dict(initial)  # a first epoch gone non-finite: no NaNs left
-            self.history.stop_reason += ("; no epoch finished, so the initial weights are "
-                                         "restored")
-        return self.history
-
-    def train(self, stop_flag: dict[str, bool]) -> None:
-        """Train from the first epoch not yet in the History until a stop or the last."""
-        for epoch in range(len(self.history) + 1, self.settings.epochs + 1):
-            if self._epoch(epoch, stop_flag).stop:
-                break
-
-    def _epoch(self, epoch: int, stop_flag: dict[str, bool]) -> StopDecision:
-        batches = _progress_bar(self.batches.epoch(self.generator), len(self.batches), epoch,
-                                self.show, self.settings.epochs)
-        result = _train_epoch(self.step, model_device(self.model), batches, stop_flag,
-                              self.telemetry, first_epoch=epoch == 1)
-        decision = _close_epoch(epoch, result, self.model, self.val_data, self.loss_fn,
-                                self.optimizer, self.history, self.settings)
-        # an epoch that blew up keeps what its first step saw: the findings read its norms
-        blew_up = self.history.stop_kind is StopKind.NON_FINITE and bool(self.telemetry
-                                                                          and self.telemetry.record)
-        if self.telemetry is not None and (len(self.history) == epoch or blew_up):
-            self.history.telemetry.append(self.telemetry.record)
-        if decision.improved:
-            self.best = _snapshot(self.model)
-        if len(self.history) == epoch:  # the epoch completed
-            if self.show:
-                tqdm.write(_summary(self.history, decision), file=sys.stderr)
-            if self.checkpoint is not None:
-                save_fit(self.checkpoint, self.model, self.optimizer, self.generator,
-                         self.history, self.best)
-        return decision
+def _finish(state: FitState, initial: StateDict | None) -> History:
+    """Leave the model with the best weights (or, when the first epoch went non-finite, the
+    initial ones) and return the History."""
+    history = state.history
+    if state.settings.restore_best and state.best is not None:
+        state.model.load_state_dict(state.best)
+    elif initial is not None and history.stop_kind is StopKind.NON_FINITE:
+        state.model.load_state_dict(initial)  # a first epoch gone non-finite: no NaNs left
+        history.stop_reason += "; no epoch finished, so the initial weights are restored"
+    return history
 
 
 def _n_outputs(model: nn.Module) -> int | None:
@@ -307,52 +293,20 @@ def _n_outputs(model: nn.Module) -> int | None:
     return linears[-1].out_features if linears else None
 
 
-def _close_epoch(epoch: int, result: _EpochResult, model: nn.Module,
-                 val_data: TensorPair | None, loss_fn: nn.Module,
-                 optimizer: torch.optim.Optimizer, history: History,
-                 settings: FitSettings) -> StopDecision:
-    """Evaluate, record the epoch and decide; or record why the epoch could not finish."""
-    if result.interrupted:
-        return _stopped(history, StopKind.INTERRUPTED,
-                        f"interrupted (Ctrl-C) in epoch {epoch} after step {result.steps}; "
-                        "the epoch is not recorded")
+def _close_epoch(state: FitState, parts: _Parts, result: _EpochResult) -> bool:
+    """Evaluate and record the epoch; or, for an epoch that could not finish, say why.
+    Returns whether the epoch was recorded."""
+    if state.stopping:
+        return False
     if result.bad_step is not None:
-        return _stopped(history, StopKind.NON_FINITE,
-                        f"non-finite loss ({result.bad_value}) at epoch {epoch}, step "
-                        f"{result.bad_step}: lower the learning rate or check the data for "
-                        "NaN/inf")
+        state.stop(StopKind.NON_FINITE,
+                   f"non-finite loss ({result.bad_value}) at epoch {state.epoch}, step "
+                   f"{result.bad_step}: lower the learning rate or check the data for NaN/inf")
+        return False
     start = time.perf_counter()
-    val_loss, val_acc = (None, None) if val_data is None else \
-        evaluate(model, *val_data, loss_fn, batch_size=CHUNK_ROWS)
-    history.append(epoch=epoch, train_loss=result.loss, val_loss=val_loss, val_acc=val_acc,
-                   lr=float(optimizer.param_groups[0]["lr"]),
-                   seconds=result.seconds + time.perf_counter() - start)
-    decision = early_stopping(history.monitored, settings.patience, settings.min_delta)
-    history.best_epoch = decision.best_epoch
-    if decision.kind is not None:
-        history.stop_kind, history.stop_reason = decision.kind, decision.reason
-    return decision
-
-
-def _stopped(history: History, kind: StopKind, reason: str) -> StopDecision:
-    history.stop_kind, history.stop_reason = kind, reason
-    return StopDecision(True, history.best_epoch, False, reason, kind)
-
-
-def _progress_bar(batches: Iterator[TensorPair], total: int, epoch: int, show: bool,
-                  epochs: int) -> Iterable[TensorPair]:
-    if not (show and (sys.stderr.isatty() or "ipykernel" in sys.modules)):
-        return batches  # a bar only where someone watches: a terminal or a notebook
-    with warnings.catch_warnings():  # without ipywidgets it says so, then draws text: fine
-        warnings.simplefilter("ignore")
-        from tqdm.auto import tqdm as auto_tqdm
-    return auto_tqdm(batches, total=total, desc=f"epoch {epoch}/{epochs}", leave=False,
-                     file=sys.stderr, unit="batch")
-
-
-def _summary(history: History, decision: StopDecision) -> str:
-    r = history.records[-1]
-    val = "" if r["val_loss"] is None else f"  val {r['val_loss']:.4f}  acc {r['val_acc']:.3f}"
-    mark = "  * best" if decision.improved else ""
-    return (f"epoch {r['epoch']:>3}/{history.settings['epochs']}  train {r['train_loss']:.4f}"
-            f"{val}  {r['seconds']:.2f}s{mark}")
+    val_loss, val_acc = (None, None) if parts.val_data is None else \
+        evaluate(state.model, *parts.val_data, parts.loss_fn, batch_size=CHUNK_ROWS)
+    state.history.append(epoch=state.epoch, train_loss=result.loss, val_loss=val_loss,
+                         val_acc=val_acc, lr=float(state.optimizer.param_groups[0]["lr"]),
+                         seconds=result.seconds + time.perf_counter() - start)
+    return True

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from itertools import chain, repeat
 
 import torch
 import torch.nn as nn
@@ -15,10 +14,11 @@ import torch.nn as nn
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.diagnosis.stats import running_median
-from nnfoundations.training.batches import Batches, Data
-from nnfoundations.training.inference import model_device, model_dtype
-from nnfoundations.training.optimizers import OptimizerSpec, make_optimizer
-from nnfoundations.training.step import step
+from nnfoundations.history import StopKind
+from nnfoundations.training.batches import Data
+from nnfoundations.training.hooks import FitState, Hook
+from nnfoundations.training.loop import fit
+from nnfoundations.training.optimizers import OptimizerSpec
 
 #: The sweep stops once the smoothed loss exceeds its best by this factor: it diverged.
 DIVERGED = 4.0
@@ -59,8 +59,9 @@ def lr_find(model: nn.Module, train: Data, *, start_lr: float = 1e-7, end_lr: fl
             loss_fn: nn.Module | None = None, seed: int = 0) -> LRFind:
     """Sweep the learning rate from ``start_lr`` to ``end_lr`` over ``steps`` steps.
 
-    The model's weights and torch's RNG state are restored afterwards: the sweep leaves no
-    trace. It stops early once the loss diverges.
+    The sweep runs on ``fit``'s own loop (the same batches, steps and engine), as a hook
+    that sets each step's rate. The model's weights and torch's RNG state are restored
+    afterwards: the sweep leaves no trace. It stops early once the loss diverges.
 
     Example:
         >>> from nnfoundations import build_model
@@ -76,40 +77,44 @@ def lr_find(model: nn.Module, train: Data, *, start_lr: float = 1e-7, end_lr: fl
     if steps < 10:
         raise InvalidValueError(f"steps must be at least 10 for a sweep, got {steps}")
     saved, rng = copy.deepcopy(model.state_dict()), torch.get_rng_state()
-    try:
-        lrs, losses = _sweep(model, train, start_lr, end_lr, steps, batch_size, optimizer,
-                             loss_fn or nn.CrossEntropyLoss(), seed)
+    sweep = _Sweep(start_lr, end_lr, steps)
+    try:  # a step is an epoch at most: the sweep's own stop comes first
+        fit(model, train, epochs=steps, batch_size=batch_size, lr=start_lr,
+            optimizer=optimizer, loss_fn=loss_fn, restore_best=False, seed=seed,
+            progress=False, telemetry=False, hooks=[sweep])
     finally:
         model.load_state_dict(saved)
         torch.set_rng_state(rng)
+    lrs, losses = sweep.lrs[: len(sweep.losses)], sweep.losses
     finite = losses[: len(smooth(losses))]
     suggestion, reason = suggest(lrs, finite)
     return LRFind(lrs, losses, running_median(finite, WINDOW), suggestion, reason)
 
 
-def _sweep(model: nn.Module, train: Data, start_lr: float, end_lr: float, steps: int,
-           batch_size: int, optimizer: OptimizerSpec, loss_fn: nn.Module,
-           seed: int) -> tuple[list[float], list[float]]:
-    generator = torch.Generator().manual_seed(seed)
-    batches = Batches(train, _checks.positive_int("batch_size", batch_size), model_device(model),
-                      model_dtype(model))
-    opt = make_optimizer(optimizer, model, start_lr)
-    epochs = chain.from_iterable(batches.epoch(generator) for _ in repeat(None))
-    lrs: list[float] = []
-    losses: list[float] = []
-    best = math.inf
-    for k, (X, y) in zip(range(steps), epochs, strict=False):
-        lr = start_lr * (end_lr / start_lr) ** (k / (steps - 1))
-        for group in opt.param_groups:
+class _Sweep(Hook):
+    """The sweep as a hook of ``fit``'s loop: it sets each step's learning rate, keeps each
+    step's loss, and ends the run after ``steps`` steps or once the loss diverged."""
+
+    def __init__(self, start_lr: float, end_lr: float, steps: int) -> None:
+        self.start_lr, self.end_lr, self.steps = start_lr, end_lr, steps
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.best = math.inf
+
+    def on_step_start(self, state: FitState) -> None:
+        lr = self.start_lr * (self.end_lr / self.start_lr) ** (len(self.lrs) / (self.steps - 1))
+        for group in state.optimizer.param_groups:
             group["lr"] = lr
-        loss = step(model, X, y, loss_fn, opt).item()
-        lrs.append(lr)
-        losses.append(loss)
-        current = smooth(losses)[-1]
-        if not math.isfinite(loss) or (k > 5 and current > DIVERGED * best):
-            break
-        best = min(best, current)
-    return lrs, losses
+        self.lrs.append(lr)
+
+    def on_step_end(self, state: FitState, loss: torch.Tensor) -> None:
+        self.losses.append(loss.item())
+        finite = math.isfinite(self.losses[-1])
+        current = smooth(self.losses)[-1] if finite else math.inf
+        if not finite or len(self.losses) == self.steps or (len(self.losses) > 6 and
+                                                            current > DIVERGED * self.best):
+            state.stop(StopKind.REQUESTED, "the sweep ended")
+        self.best = min(self.best, current)
 
 
 def smooth(losses: list[float]) -> list[float]:

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from nnfoundations.history import StopKind
+from nnfoundations.training.hooks import FitState, Hook
+
 
 class Telemetry:
     """Collects one record per epoch; :meth:`forward`, :meth:`before_update` and
@@ -73,6 +76,33 @@ class Telemetry:
                 if size > 0 else 0.0
         self.record["update_ratio"] = ratios
         self._before = {}
+
+
+class Observe(Hook):
+    """The telemetry hook: one observed step, the first of each epoch, recorded in
+    ``history.telemetry`` when the epoch completes, or when it ended the run by blowing up
+    (the findings read its norms)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.telemetry = Telemetry(model)
+
+    def on_epoch_start(self, state: FitState) -> None:
+        """Forget the last epoch's record."""
+        self.telemetry.record = {}
+
+    def on_step_start(self, state: FitState) -> None:
+        """Watch the epoch's first step only."""
+        state.watch = self.telemetry if state.step == 0 else None
+
+    def on_epoch_end(self, state: FitState) -> None:
+        """Keep the epoch's record."""
+        state.history.telemetry.append(self.telemetry.record)
+
+    def on_fit_end(self, state: FitState) -> None:
+        """Keep what the step of an epoch that blew up saw."""
+        if state.history.stop_kind is StopKind.NON_FINITE and self.telemetry.record \
+                and len(state.history.telemetry) < state.epoch:
+            state.history.telemetry.append(self.telemetry.record)
 
 
 def _norm(*grads: torch.Tensor | None) -> float:
