@@ -2,12 +2,13 @@
 tqdm.auto's bar where a kernel runs."""
 
 import sys
+from types import SimpleNamespace
 
 from matplotlib.figure import Figure
 
 from nnfoundations import diagnose, plot_history
 from nnfoundations.history import History
-from nnfoundations.training import loop
+from nnfoundations.training.progress import Progress
 
 
 def run():
@@ -35,10 +36,15 @@ def test_plot_history_without_a_path_returns_the_figure():
 
 
 def test_the_progress_bar_shows_in_a_notebook_kernel(monkeypatch):
+    state = SimpleNamespace(epoch=1, settings=SimpleNamespace(epochs=3))
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
-    batches = iter([1, 2])
-    assert loop._progress_bar(batches, 2, 1, True, 3) is batches  # no terminal, no kernel
+    progress = Progress(steps_per_epoch=2)
+    progress.on_epoch_start(state)
+    assert progress.bar is None  # no terminal, no kernel
     monkeypatch.setitem(sys.modules, "ipykernel", sys)
-    bar = loop._progress_bar(iter([1, 2]), 2, 1, True, 3)
-    assert list(bar) == [1, 2] and type(bar).__module__.startswith("tqdm")
-    assert loop._progress_bar(batches, 2, 1, False, 3) is batches  # progress off
+    progress.on_epoch_start(state)
+    assert type(progress.bar).__module__.startswith("tqdm") and progress.bar.total == 2
+    progress.on_step_end(state, None)
+    assert progress.bar.n == 1
+    progress.on_fit_end(state)
+    assert progress.bar is None

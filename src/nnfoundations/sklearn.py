@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,16 +29,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nnfoundations._checks import fraction
 from nnfoundations.training.inference import predict_proba
-from nnfoundations.training.loop import fit
+from nnfoundations.training.loop import run_fit
 from nnfoundations.training.model import build_model
+from nnfoundations.training.settings import SETTINGS, FitSettings
 
 Pair = tuple[np.ndarray, np.ndarray]
 
 
 class NNFClassifier(ClassifierMixin, BaseEstimator):
     """A ReLU MLP classifier (``build_model``) trained by ``fit``, Adam by default.
+
+    Its defaults are the library's (:data:`~nnfoundations.training.settings.SETTINGS`), and
+    each parameter is checked once, by ``fit``, under its own name.
 
     Args:
         hidden_sizes: the hidden layers' widths.
@@ -57,7 +61,7 @@ class NNFClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_sizes: tuple[int, ...] = (256, 128), dropout_rate: float = 0.0,
                  epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
                  optimizer: str = "adam", patience: int | None = None,
-                 validation_fraction: float = 0.1, random_state: Any = None,
+                 validation_fraction: float = 0.15, random_state: Any = None,
                  device: str | None = None, verbose: bool = False) -> None:
         self.hidden_sizes = hidden_sizes
         self.dropout_rate = dropout_rate
@@ -78,6 +82,10 @@ class NNFClassifier(ClassifierMixin, BaseEstimator):
             ValueError: a bad parameter, or data scikit-learn's checks refuse (NaN, a
                 continuous target, a sparse matrix, ...).
         """
+        settings = FitSettings.check({"epochs": self.epochs, "batch_size": self.batch_size,
+                                      "lr": self.lr, "optimizer": self.optimizer,
+                                      "patience": self.patience})
+        share = SETTINGS["val_fraction"].check("validation_fraction", self.validation_fraction)
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -86,15 +94,14 @@ class NNFClassifier(ClassifierMixin, BaseEstimator):
         device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model_ = build_model(X.shape[1], list(self.hidden_sizes), len(self.classes_),
                                   self.dropout_rate).to(device)
-        train, val = self._split(np.asarray(X, dtype=np.float32), encoded, seed)
-        self.history_ = fit(self.model_, train, val, epochs=self.epochs,
-                            batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
-                            patience=self.patience, seed=seed, progress=self.verbose)
+        train, val = self._split(np.asarray(X, dtype=np.float32), encoded, seed, share)
+        self.history_ = run_fit(self.model_, train, val, replace(settings, seed=seed),
+                                progress=self.verbose)
         return self
 
-    def _split(self, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[Pair, Pair | None]:
+    def _split(self, X: np.ndarray, y: np.ndarray, seed: int,
+               share: float) -> tuple[Pair, Pair | None]:
         """The training data and, for early stopping, a held-out part of it."""
-        share = fraction("validation_fraction", self.validation_fraction)
         held = int(round(share * len(y))) if self.patience is not None else 0
         if held == 0 or held >= len(y):
             return (X, y), None

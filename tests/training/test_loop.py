@@ -233,7 +233,7 @@ def test_optimizer_by_name_callable_or_instance():
         ({"batch_size": -1}, ValueError, r"batch_size must be a positive int, got -1"),
         ({"lr": 0.0}, ValueError, r"lr must be > 0, got 0.0"),
         ({"optimizer": "rmsprop"}, ValueError,
-         r"unknown optimizer 'rmsprop'; choose one of \['adam', 'adamw', 'sgd'\]"),
+         r"optimizer must be one of \['adam', 'adamw', 'sgd'\], got 'rmsprop'"),
         ({"optimizer": 3}, TypeError, r"optimizer must be a name"),
         ({"patience": 0}, ValueError, r"patience must be a positive int, got 0"),
         ({"min_delta": -0.1}, ValueError, r"min_delta must be >= 0"),

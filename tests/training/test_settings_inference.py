@@ -7,18 +7,16 @@ import torch
 import torch.nn as nn
 
 from nnfoundations import build_model, fit
-from nnfoundations.history import LossKind
 from nnfoundations.training.inference import CHUNK_ROWS, chunks, inference, predict_proba
 from nnfoundations.training.settings import FitSettings
 
-GOOD = {"epochs": 2, "batch_size": 8, "lr": 0.1, "optimizer": "SGD", "loss_fn": None,
-        "patience": None, "min_delta": 0.0, "restore_best": True, "seed": 3}
+GOOD = {"epochs": 2, "batch_size": 8, "lr": 0.1, "optimizer": "SGD", "patience": None,
+        "min_delta": 0.0, "restore_best": True, "seed": 3}
 
 
 def test_settings_are_checked_once_into_a_frozen_record():
-    settings = FitSettings.check(**GOOD)
-    assert settings.optimizer == "sgd" and settings.loss_kind is LossKind.CROSS_ENTROPY
-    assert settings.to_dict()["loss_kind"] == "cross_entropy"
+    settings = FitSettings.check(GOOD)
+    assert settings.optimizer == "sgd" and settings.to_dict()["seed"] == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.epochs = 5  # type: ignore[misc]
 
@@ -26,14 +24,23 @@ def test_settings_are_checked_once_into_a_frozen_record():
 @pytest.mark.parametrize(("change", "match"), [
     ({"epochs": 0}, r"epochs must be a positive int, got 0"),
     ({"lr": float("nan")}, r"lr must be finite"),
-    ({"optimizer": "rmsprop"}, r"unknown optimizer 'rmsprop'; choose one of"),
+    ({"optimizer": "rmsprop"}, r"optimizer must be one of \['adam', 'adamw', 'sgd'\]"),
+    ({"optimizer": 3}, r"optimizer must be a name"),
+    ({"restore_best": "yes"}, r"restore_best must be True or False"),
     ({"patience": True}, r"patience must be a positive int"),
     ({"min_delta": -1}, r"min_delta must be >= 0"),
     ({"seed": -2}, r"seed must be a non-negative int below 2\*\*32, got -2"),
 ])
 def test_a_bad_setting_is_named(change, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        FitSettings.check(**{**GOOD, **change})
+        FitSettings.check({**GOOD, **change})
+
+
+def test_a_bad_setting_is_named_as_the_user_typed_it():
+    with pytest.raises(ValueError, match=r"^--lr must be > 0, got -1$"):
+        FitSettings.check({"lr": -1}, names={"lr": "--lr"})
+    with pytest.raises(TypeError, match=r"unknown settings \['learning_rate'\]"):
+        FitSettings.check({"learning_rate": 0.1})
 
 
 @pytest.mark.parametrize(("loss_fn", "kind"), [

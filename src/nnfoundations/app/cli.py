@@ -15,12 +15,13 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from nnfoundations import __version__
 from nnfoundations._errors import InputError, first_line
-from nnfoundations.app.config import TrainConfig
+from nnfoundations.app.config import TrainConfig, flag
+from nnfoundations.training.settings import SETTINGS
 
 #: Failures met at the CLI's boundary with the machine, reported like bad input: a path
 #: that cannot be written or read, memory that runs out.
@@ -46,8 +47,8 @@ def _command_parser(common: argparse.ArgumentParser) -> type[_Parser]:
 
 
 def _patience(text: str) -> int | None:
-    """``--patience``: epochs, or ``none`` (or 0) for no early stopping."""
-    if text.strip().lower() in ("none", "0"):
+    """``--patience``: epochs, or ``none`` for no early stopping."""
+    if text.strip().lower() == "none":
         return None
     try:
         return int(text)
@@ -220,23 +221,38 @@ def _add_data_and_model(p: argparse.ArgumentParser, d: TrainConfig,
     p.add_argument("--label", help="CSV label column (default 'label', else the last)")
     p.add_argument("--labels", help="IDX labels file (default: the standard name beside)")
     _add_drop(p)
-    p.add_argument("--hidden", type=int, nargs="*", default=d.hidden, metavar="N",
-                   help=f"hidden layer sizes (default {' '.join(map(str, d.hidden))})")
-    p.add_argument("--dropout", type=float, default=d.dropout,
-                   help=f"dropout rate in [0, 1) (default {d.dropout})")
+    _setting(p, "hidden", nargs="*", metavar="N")
+    _setting(p, "dropout")
     if batch_sizes:
         p.add_argument("--batch-size", type=int, nargs="+", default=[16, 64, 512],
                        help="the batch sizes to compare (default 16 64 512)")
     else:
-        p.add_argument("--batch-size", type=int, default=d.batch_size,
-                       help=f"default {d.batch_size}")
-    p.add_argument("--optimizer", default=d.optimizer, help="adam (default), adamw or sgd")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+        _setting(p, "batch_size")
+    _setting(p, "optimizer")
+    _setting(p, "seed")
     p.add_argument("--device", default=d.device, help="auto (default), cpu or cuda")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                   help=f"default {d.val_fraction}")
+    _setting(p, "val_fraction")
     p.add_argument("--test-fraction", type=float, default=d.test_fraction,
-                   help=f"default {d.test_fraction}")
+                   help=f"the share of the data held out to test (default {d.test_fraction})")
+
+
+#: How each setting's flag reads its text; its check comes once, in ``TrainConfig.check``.
+_PARSE: dict[str, Callable[[str], Any]] = {
+    "hidden": int, "dropout": float, "epochs": int, "batch_size": int, "lr": float,
+    "optimizer": str, "patience": lambda text: _patience(text), "seed": int, "engine": str,
+    "val_fraction": float}
+
+
+def _setting(p: argparse.ArgumentParser, name: str, **options: Any) -> None:
+    """The flag of a declared setting: its help, and the main job's default, from the
+    declaration (``options`` may set another default)."""
+    declared = SETTINGS[name]
+    default = options.pop("default", declared.main_job)
+    shown = " ".join(map(str, default)) if isinstance(default, tuple) else \
+        "none" if default is None else default
+    p.add_argument(flag(name), type=_PARSE[name], help=f"{declared.help} (default {shown})",
+                   default=list(default) if isinstance(default, tuple) else default,
+                   **options)
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -245,13 +261,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                             description="Train build_model with fit() and write a run "
                             "directory: model, history, curves, metrics, settings.")
     _add_data_and_model(p, d)
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument("--patience", type=_patience, default=d.patience,
-                   help=f"early-stopping patience in epochs, or 'none' (default {d.patience})")
-    p.add_argument("--engine", default=d.engine,
-                   help="how gradients are computed: auto (default: matrix where it applies), "
-                   "matrix (backpropagation by hand) or autograd")
+    for name in ("epochs", "lr", "patience", "engine"):
+        _setting(p, name)
     p.add_argument("--nproc", type=int, default=1,
                    help="train data-parallel in N processes on this machine (torchrun)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
@@ -276,8 +287,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "validation loss and accuracy, when they were reached (epoch and updates) and the "
         "verdict; plot the validation loss against epochs and against updates.")
     _add_data_and_model(p, d, batch_sizes=True)
-    p.add_argument("--epochs", type=int, default=30, help="epochs per run (default 30)")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    _setting(p, "epochs", default=30)
+    _setting(p, "lr")
     p.add_argument("-o", "--output", default="compare.png",
                    help="the figure (default compare.png)")
     p.set_defaults(run=_cmd_compare)

@@ -1,5 +1,6 @@
 """What ``nnf train`` is asked to do, as plain data: no torch, so that the CLI can show its
-defaults in ``--help`` without loading a model library."""
+defaults in ``--help`` without loading a model library. The training settings' defaults and
+checks are the ones declared in :mod:`nnfoundations.training.settings` (the main job's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from dataclasses import dataclass, field
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
-from nnfoundations.training.names import ENGINES, OPTIMIZER_NAMES
+from nnfoundations.training.settings import SETTINGS, FitSettings
+
+#: ``nnf train``'s default of each setting.
+MAIN_JOB = {name: s.main_job for name, s in SETTINGS.items()}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of the setting ``name``: ``batch_size`` is ``--batch-size``."""
+    return "--" + name.replace("_", "-")
 
 
 @dataclass
@@ -18,40 +27,31 @@ class TrainConfig:
     label: str | None = None
     labels: str | None = None
     drop: list[str] = field(default_factory=list)
-    hidden: list[int] = field(default_factory=lambda: [256, 128])
-    dropout: float = 0.2
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    engine: str = "auto"
-    patience: int | None = 15
-    seed: int = 0
+    hidden: list[int] = field(default_factory=lambda: list(MAIN_JOB["hidden"]))
+    dropout: float = MAIN_JOB["dropout"]
+    epochs: int = MAIN_JOB["epochs"]
+    batch_size: int = MAIN_JOB["batch_size"]
+    lr: float = MAIN_JOB["lr"]
+    optimizer: str = MAIN_JOB["optimizer"]
+    engine: str = MAIN_JOB["engine"]
+    patience: int | None = MAIN_JOB["patience"]
+    seed: int = MAIN_JOB["seed"]
     device: str = "auto"
-    val_fraction: float = 0.15
+    val_fraction: float = MAIN_JOB["val_fraction"]
     test_fraction: float = 0.15
     out: str | None = None
     quiet: bool = False
 
-    def check(self) -> None:
-        """Refuse a bad setting before any work, naming the flag a user typed."""
-        _checks.positive_int("--epochs", self.epochs)
-        _checks.positive_int("--batch-size", self.batch_size)
-        _checks.positive_number("--lr", self.lr)
-        _checks.fraction("--dropout", self.dropout)
-        for k, h in enumerate(self.hidden):
-            _checks.positive_int(f"--hidden (size {k + 1})", h)
-        if self.patience is not None:
-            _checks.positive_int("--patience", self.patience)
-        _checks.seed("--seed", self.seed)
-        if self.optimizer.lower() not in OPTIMIZER_NAMES:
-            raise InvalidValueError(f"--optimizer must be one of {list(OPTIMIZER_NAMES)}, got "
-                                    f"{self.optimizer!r}")
-        if self.engine not in ENGINES:
-            raise InvalidValueError(f"--engine must be one of {list(ENGINES)}, got "
-                                    f"{self.engine!r}")
-        val = _checks.fraction("--val-fraction", self.val_fraction, low_open=True)
+    def check(self) -> FitSettings:
+        """Check each setting once, before any work, naming the flag a user typed; return
+        the training settings as the record ``fit`` runs on."""
+        for name in ("hidden", "dropout"):
+            SETTINGS[name].check(flag(name), getattr(self, name))
+        val = SETTINGS["val_fraction"].check("--val-fraction", self.val_fraction)
         test = _checks.fraction("--test-fraction", self.test_fraction)
         if val + test >= 1:
             raise InvalidValueError(f"--val-fraction + --test-fraction must be < 1, got "
                                     f"{val} + {test}")
+        names = ("epochs", "batch_size", "lr", "optimizer", "engine", "patience", "seed")
+        return FitSettings.check({k: getattr(self, k) for k in names},
+                                 {k: flag(k) for k in names})

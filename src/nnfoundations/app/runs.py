@@ -45,7 +45,7 @@ from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.compare import compare_batch_sizes, comparison_table
 from nnfoundations.training.distributed import device_for_rank, init_from_env, leave
 from nnfoundations.training.inference import per_class_accuracy, predict_proba
-from nnfoundations.training.loop import fit
+from nnfoundations.training.loop import run_fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
 from nnfoundations.training.model import build_model
 from nnfoundations.training.plots import (
@@ -54,6 +54,7 @@ from nnfoundations.training.plots import (
     plot_history,
     plot_lr_find,
 )
+from nnfoundations.training.settings import FitSettings
 from nnfoundations.training.step import evaluate
 
 MODEL_FORMAT = "nnfoundations-model-1"
@@ -93,10 +94,10 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
 
     Under ``torchrun`` (or ``nnf train --nproc N``) every process trains its shard and
     rank 0 alone announces and writes; the others return a result without a path."""
-    cfg.check()
+    settings = cfg.check()
     rank, world = init_from_env()
     try:
-        result = _train(cfg, announce, rank)
+        result = _train(cfg, settings, announce, rank)
     except BaseException:
         leave(wait=False)
         raise
@@ -104,17 +105,16 @@ def train_run(cfg: TrainConfig, announce: Callable[[str], object] | None = None)
     return result
 
 
-def _train(cfg: TrainConfig, announce: Callable[[str], object] | None, rank: int) -> RunResult:
+def _train(cfg: TrainConfig, settings: FitSettings, announce: Callable[[str], object] | None,
+           rank: int) -> RunResult:
     device = device_for_rank() or resolve_device(cfg.device)
     out = new_directory(cfg.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S"),
                         taken_ok=cfg.out is None)  # a default name moves aside if taken
     table, split, classes, architecture, model = _prepare(cfg)
     if announce is not None and rank == 0:
         announce(f"data {cfg.data}: {table.describe()}")
-    history = fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
-                  epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  optimizer=cfg.optimizer, patience=cfg.patience, seed=cfg.seed, device=device,
-                  progress=not cfg.quiet, engine=cfg.engine)
+    history = run_fit(model, (split.X_train, split.y_train), (split.X_val, split.y_val),
+                      settings, device=device, progress=not cfg.quiet)
     diagnosis = diagnose(history)
     metrics = _test_metrics(model, split.X_test, split.y_test, classes, history, diagnosis)
     model_state = _model_state(model, architecture, split.standardizer, classes,

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -178,31 +178,50 @@ def fit(
         >>> len(history), history.stop_reason
         (5, 'completed')
     """
-    settings = FitSettings.check(epochs=epochs, batch_size=batch_size, lr=lr,
-                                 optimizer=optimizer, loss_fn=loss_fn, patience=patience,
-                                 min_delta=min_delta, restore_best=restore_best, seed=seed,
-                                 engine=engine)
+    settings = FitSettings.check({"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                  "optimizer": optimizer, "patience": patience,
+                                  "min_delta": min_delta, "restore_best": restore_best,
+                                  "seed": seed, "engine": engine})
+    return run_fit(model, train, val, settings, loss_fn=loss_fn, device=device,
+                   progress=progress, checkpoint=checkpoint, resume=resume,
+                   telemetry=telemetry, hooks=hooks)
+
+
+def run_fit(model: nn.Module, train: Data, val: Data | None, settings: FitSettings, *,
+            loss_fn: nn.Module | None = None, device: str | torch.device | None = None,
+            progress: bool | None = None, checkpoint: str | Path | None = None,
+            resume: str | Path | None = None, telemetry: bool = True,
+            hooks: Sequence[Hook] = ()) -> History:
+    """:func:`fit` with its settings already checked into a record (by the CLI under its
+    flags' names, say, or by ``NNFClassifier`` under its parameters'): the same run."""
     rank, world = _place(model, device, train)
-    if seed is not None:
-        torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    if settings.seed is not None:
+        torch.manual_seed(settings.seed)
+    adopt_seed = settings.seed is None  # a resumed run takes the saved run's seed
+    seed = settings.seed if settings.seed is not None else \
+        int(torch.randint(2**31 - 1, ()).item())
+    settings = replace(settings, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
     batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model),
                       rank, world)
     val_data = val_tensors(val, model_dtype(model))
-    opt = make_optimizer(optimizer, model, settings.lr)
+    opt = make_optimizer(settings.optimizer, model, settings.lr)
+    loss_kind = LossKind.CROSS_ENTROPY if loss_fn is None or \
+        isinstance(loss_fn, nn.CrossEntropyLoss) else LossKind.OTHER
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     sync = GradientSync(model.parameters()) if world > 1 else None
     step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt, sync)
-    recorded = {**settings.to_dict(), "engine": used, "processes": world, "n_train": batches.n,
+    recorded = {**settings.to_dict(), "loss_fn": repr(loss_fn), "loss_kind": loss_kind.value,
+                "engine": used, "processes": world, "n_train": batches.n,
                 "n_val": None if val_data is None else len(val_data[0]),
                 "n_outputs": _n_outputs(model), "device": str(model_device(model))}
-    if settings.loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
+    if loss_kind is LossKind.CROSS_ENTROPY and recorded["n_outputs"] is not None \
             and batches.y is not None and not batches.y.is_floating_point():
         check_labels(batches.y, recorded["n_outputs"])  # before any step, on any path
     state = FitState(model, opt, generator, settings, History(settings=recorded))
     if resume is not None:
         state.history, state.best = resume_fit(resume, model, opt, generator, recorded,
-                                               adopt_seed=seed is None)
+                                               adopt_seed)
     initial = snapshot(model) if settings.restore_best and state.best is None else None
     show = rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress))
     own_first = [Observe(model)] if telemetry else []

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations._errors import InvalidTypeError
 from nnfoundations.training.names import OPTIMIZER_NAMES
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = dict(zip(
@@ -16,26 +16,17 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = dict(zip(
 OptimizerSpec = str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
 
 
-def optimizer_name(optimizer: str) -> str:
-    """The lower-case name of a known optimizer; an unknown one is refused."""
-    name = optimizer.lower()
-    if name not in OPTIMIZERS:
-        raise InvalidValueError(f"unknown optimizer {optimizer!r}; choose one of "
-                                f"{list(OPTIMIZERS)}")
-    return name
-
-
 def make_optimizer(optimizer: OptimizerSpec, model: nn.Module, lr: float) -> torch.optim.Optimizer:
     """Return an optimizer for ``model``.
 
-    A name (``adam``, ``adamw``, ``sgd``) gets torch's fused kernel where this torch has one
-    for the device (else foreach); a callable is called with the parameters; an instance is
-    used as it is.
+    A name (``adam``, ``adamw``, ``sgd``, as the settings checked it) gets torch's fused
+    kernel where this torch has one for the device (else foreach); a callable is called with
+    the parameters; an instance is used as it is.
     """
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
     if isinstance(optimizer, str):
-        cls = OPTIMIZERS[optimizer_name(optimizer)]
+        cls = OPTIMIZERS[optimizer.lower()]
         options: tuple[dict[str, Any], ...] = ({"fused": True}, {"foreach": True}, {})
         for fast in options:
             try:
