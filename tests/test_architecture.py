@@ -11,7 +11,8 @@ import pytest
 import nnfoundations
 
 PACKAGE = Path(nnfoundations.__file__).parent
-SHARED = {"_checks", "_errors", "_files", "_format", "_signals"}  # helpers below every wing
+#: The helpers below every wing.
+SHARED = {"_checks", "_errors", "_files", "_format", "_machine", "_mlp", "_signals"}
 #: What each part may import from nnfoundations (besides itself), lowest part first.
 ALLOWED = {
     "shared": SHARED,

@@ -8,7 +8,7 @@ import pytest
 
 from nnfoundations.app.cli import main
 from nnfoundations.app.formats import load_digits, read_data
-from nnfoundations.app.preprocess import Standardizer, split_data
+from nnfoundations.app.preprocess import fit_scaler, split_data
 from nnfoundations.training.batches import Rows
 
 
@@ -23,9 +23,10 @@ def folder(tmp_path):
 def test_streamed_statistics_equal_the_in_memory_ones():
     X = np.random.default_rng(0).normal(5.0, 3.0, size=(20_001, 7))
     X[:, 3] = 2.0  # a constant column
-    whole, streamed = Standardizer.fit(X), Standardizer.fit_chunks(Rows(X).chunks())
-    assert np.allclose(whole.mean, streamed.mean) and np.allclose(whole.std, streamed.std)
-    assert streamed.std[3] == 1.0
+    whole, streamed = fit_scaler(X), fit_scaler(Rows(X).chunks())
+    assert np.allclose(whole.mean_, streamed.mean_) and np.allclose(whole.scale_,
+                                                                   streamed.scale_)
+    assert streamed.scale_[3] == 1.0 and streamed.n_samples_seen_ == len(X)
 
 
 def test_a_folder_is_read_memory_mapped_and_split_with_the_part_on_disk(folder):

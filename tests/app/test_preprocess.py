@@ -6,7 +6,14 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from nnfoundations.app.formats import load_digits
-from nnfoundations.app.preprocess import Standardizer, can_stratify, split_data
+from nnfoundations.app.preprocess import (
+    can_stratify,
+    fit_scaler,
+    scaler_from_dict,
+    scaler_to_dict,
+    split_data,
+    standardise,
+)
 
 
 def test_digits_is_embedded():
@@ -29,15 +36,23 @@ def test_standardisation_is_fitted_on_training_part_only():
     X, y = load_digits()
     split = split_data(X, y, seed=0)
     assert split.X_train.mean(0).abs().max() < 1e-5
-    nonconstant = split.standardizer.std != 1.0
+    nonconstant = split.standardizer.scale_ != 1.0
     assert torch.allclose(split.X_train.std(0, unbiased=False)[nonconstant],
                           torch.ones(int(nonconstant.sum())), atol=1e-4)
     assert split.X_val.mean(0).abs().max() > 1e-3  # val statistics were not used
 
 
 def test_constant_features_map_to_zero():
-    scaler = Standardizer.fit(np.array([[1.0, 5.0], [3.0, 5.0]]))
-    assert np.array_equal(scaler.transform(np.array([[2.0, 5.0]])), [[0.0, 0.0]])
+    scaler = fit_scaler(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    assert np.array_equal(standardise(scaler, np.array([[2.0, 5.0]])), [[0.0, 0.0]])
+
+
+def test_the_scaler_is_saved_as_plain_lists_and_read_back_fitted():
+    X = np.random.default_rng(1).normal(3.0, 2.0, size=(50, 4))
+    scaler = fit_scaler(X)
+    saved = scaler_to_dict(scaler)
+    assert set(saved) == {"mean", "std"} and all(type(v) is list for v in saved.values())
+    assert np.array_equal(standardise(scaler_from_dict(saved), X), standardise(scaler, X))
 
 
 @pytest.mark.parametrize(

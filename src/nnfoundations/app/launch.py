@@ -12,6 +12,7 @@ from typing import IO
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
+from nnfoundations._machine import available_memory
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:
@@ -78,11 +79,11 @@ def _check_nproc(nproc: int) -> int:
     if nproc > PER_CORE * cores:
         raise InvalidValueError(f"--nproc {nproc} is more than this machine can run: it has "
                                 f"{cores} core(s); at most {PER_CORE * cores} processes")
-    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    available = available_memory()
     if nproc * PROCESS_BYTES > available:
         raise InvalidValueError(f"--nproc {nproc} needs about {nproc * PROCESS_BYTES / 2**30:.1f} "
                                 f"GiB (torch in each process); {available / 2**30:.1f} GiB are "
-                                "free")
+                                "available")
     return nproc
 
 

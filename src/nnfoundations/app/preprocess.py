@@ -1,4 +1,5 @@
-"""Preprocessing: a seeded stratified split, standardisation, and class labels."""
+"""Preprocessing: a seeded stratified split, standardisation (scikit-learn's
+``StandardScaler``), and class labels."""
 
 from __future__ import annotations
 
@@ -9,59 +10,42 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidValueError
 from nnfoundations.training.batches import Rows
 
 
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-feature standardisation ``(x - mean) / std``, fitted on training data only.
+def fit_scaler(X: np.ndarray | Iterable[np.ndarray]) -> StandardScaler:
+    """scikit-learn's ``StandardScaler`` fitted on the training rows ``X``, or on an iterable
+    of row chunks in one streaming pass (``partial_fit``). A feature that is constant there
+    gets a scale of 1, so that it maps to 0 rather than to NaN."""
+    if isinstance(X, np.ndarray):
+        return StandardScaler().fit(X)
+    scaler = StandardScaler()
+    for chunk in X:
+        scaler.partial_fit(chunk)
+    return scaler
 
-    Features that are constant in the training data get ``std = 1`` so they map to 0 rather
-    than to NaN.
-    """
 
-    mean: np.ndarray
-    std: np.ndarray
+def standardise(scaler: StandardScaler, X: np.ndarray) -> np.ndarray:
+    """``X`` standardised with the fitted statistics, as float32."""
+    return scaler.transform(X).astype(np.float32)
 
-    @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
-        """Fit the mean and standard deviation of each column of ``X``."""
-        std = X.std(axis=0)
-        return cls(mean=X.mean(axis=0), std=np.where(std > 0, std, 1.0))
 
-    @classmethod
-    def fit_chunks(cls, chunks: Iterable[np.ndarray]) -> Standardizer:
-        """The same statistics in one streaming pass over row chunks (Chan et al.'s pairwise
-        update of counts, means and squared deviations, in float64)."""
-        n, mean, m2 = 0, np.zeros(0), np.zeros(0)
-        for chunk in chunks:
-            k, chunk_mean = len(chunk), chunk.mean(axis=0)
-            chunk_m2 = ((chunk - chunk_mean) ** 2).sum(axis=0)
-            if n == 0:
-                n, mean, m2 = k, chunk_mean, chunk_m2
-                continue
-            delta = chunk_mean - mean
-            mean = mean + delta * k / (n + k)
-            m2 = m2 + chunk_m2 + delta**2 * n * k / (n + k)
-            n += k
-        std = np.sqrt(m2 / max(n, 1))
-        return cls(mean=mean, std=np.where(std > 0, std, 1.0))
+def scaler_to_dict(scaler: StandardScaler) -> dict[str, list[float]]:
+    """The fitted statistics as plain lists, for JSON or a ``weights_only`` checkpoint (the
+    ``mean`` and ``std`` of every run saved so far)."""
+    return {"mean": scaler.mean_.tolist(), "std": scaler.scale_.tolist()}
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Standardise ``X`` with the fitted statistics, as float32."""
-        return ((X - self.mean) / self.std).astype(np.float32)
 
-    def to_dict(self) -> dict[str, list[float]]:
-        """Plain lists, for JSON or a ``weights_only`` checkpoint."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, list[float]]) -> Standardizer:
-        """Inverse of :meth:`to_dict`."""
-        return cls(mean=np.asarray(d["mean"], float), std=np.asarray(d["std"], float))
+def scaler_from_dict(d: dict[str, list[float]]) -> StandardScaler:
+    """Inverse of :func:`scaler_to_dict`: a fitted ``StandardScaler``."""
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = np.asarray(d["mean"], float), np.asarray(d["std"], float)
+    scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.mean_)
+    return scaler
 
 
 @dataclass
@@ -74,7 +58,7 @@ class Split:
     y_val: torch.Tensor
     X_test: torch.Tensor
     y_test: torch.Tensor
-    standardizer: Standardizer
+    standardizer: StandardScaler
     test_index: np.ndarray  # the test part's rows in the data as read
 
     @property
@@ -120,16 +104,16 @@ def split_data(
     rest, test = _stratified(idx, y, test_fraction, seed)
     train, val = _stratified(rest, y, val_fraction / (1 - test_fraction), seed + 1)
     if isinstance(X, np.memmap):  # larger than memory: stream the statistics, keep it on disk
-        scaler = Standardizer.fit_chunks(Rows(X, np.sort(train)).chunks())
-        Xtr: torch.Tensor | Rows = Rows(X, train, scaler.mean, scaler.std)
+        scaler = fit_scaler(Rows(X, np.sort(train)).chunks())
+        Xtr: torch.Tensor | Rows = Rows(X, train, scaler.mean_, scaler.scale_)
     else:
-        scaler = Standardizer.fit(X[train])
-        Xtr = torch.from_numpy(scaler.transform(X[train]))
+        scaler = fit_scaler(X[train])
+        Xtr = torch.from_numpy(standardise(scaler, X[train]))
 
     def part(i: np.ndarray) -> torch.Tensor:
         if isinstance(X, np.memmap):  # the held-out parts, read once (a share of the data)
-            return Rows(X, i, scaler.mean, scaler.std).gather(np.arange(len(i)))
-        return torch.from_numpy(scaler.transform(X[i]))
+            return Rows(X, i, scaler.mean_, scaler.scale_).gather(np.arange(len(i)))
+        return torch.from_numpy(standardise(scaler, X[i]))
 
     labels = torch.from_numpy(y.astype(np.int64))
     return Split(Xtr, labels[train], part(val), labels[val], part(test), labels[test], scaler,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
+from sklearn.preprocessing import StandardScaler
 
 from nnfoundations._errors import InvalidValueError, first_line
 from nnfoundations._files import current_umask, new_directory
@@ -34,10 +35,12 @@ from nnfoundations.app.config import TrainConfig
 from nnfoundations.app.formats import Table, load_digits, read_data
 from nnfoundations.app.preprocess import (
     Split,
-    Standardizer,
     encode_labels,
     index_labels,
+    scaler_from_dict,
+    scaler_to_dict,
     split_data,
+    standardise,
 )
 from nnfoundations.diagnosis import Diagnosis, diagnose
 from nnfoundations.history import History
@@ -203,11 +206,11 @@ def _per_class(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                                    strict=True)]
 
 
-def _model_state(model: nn.Module, architecture: dict, standardizer: Standardizer,
+def _model_state(model: nn.Module, architecture: dict, standardizer: StandardScaler,
                  classes: list, feature_names: list[str]) -> dict[str, Any]:
     return {"format": MODEL_FORMAT,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "architecture": architecture, "standardizer": standardizer.to_dict(),
+            "architecture": architecture, "standardizer": scaler_to_dict(standardizer),
             "classes": classes, "feature_names": feature_names}
 
 
@@ -300,7 +303,7 @@ class LoadedRun:
     """A trained model read back from a run directory, with what it needs to be applied."""
 
     model: nn.Module
-    standardizer: Standardizer
+    standardizer: StandardScaler
     classes: list
     feature_names: list[str]
 
@@ -315,7 +318,7 @@ class LoadedRun:
         else:
             raise InvalidValueError(f"the data has {table.X.shape[1]} features but the model takes "
                                     f"{width}")
-        return torch.from_numpy(self.standardizer.transform(X))
+        return torch.from_numpy(standardise(self.standardizer, X))
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
@@ -329,27 +332,27 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     try:
         model = build_model(**state["architecture"])
         model.load_state_dict(state["state_dict"])
-        standardizer = Standardizer.from_dict(state["standardizer"])
+        standardizer = scaler_from_dict(state["standardizer"])
         classes, names = list(state["classes"]), list(state["feature_names"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         first = first_line(err)
         raise InvalidValueError(f"{path} does not match its architecture or is damaged ({first})") \
             from None
-    if len(standardizer.mean) != len(names) or len(classes) != \
+    if len(standardizer.mean_) != len(names) or len(classes) != \
             state["architecture"]["output_size"]:
         raise InvalidValueError(f"{path} is inconsistent: its preprocessing does not fit its model")
     _usable(path, model, standardizer)
     return LoadedRun(model, standardizer, classes, names)
 
 
-def _usable(path: Path, model: nn.Module, standardizer: Standardizer) -> None:
+def _usable(path: Path, model: nn.Module, standardizer: StandardScaler) -> None:
     """Refuse a model that can only answer NaN: non-finite weights or scaling."""
     bad = [name for name, p in model.state_dict().items() if not torch.isfinite(p).all()]
     if bad:
         raise InvalidValueError(f"{path} holds non-finite weights (in {', '.join(bad[:3])}); "
                                 "the run diverged: train it again")
-    stats = np.concatenate([standardizer.mean, standardizer.std])
-    if not np.isfinite(stats).all() or (standardizer.std <= 0).any():
+    stats = np.concatenate([standardizer.mean_, standardizer.scale_])
+    if not np.isfinite(stats).all() or (standardizer.scale_ <= 0).any():
         raise InvalidValueError(f"{path} holds a standardisation with a non-finite mean or a "
                                 "standard deviation that is not positive")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from nnfoundations._mlp import parameter_count
 from nnfoundations.grading.reference import distance, loss_and_correct, net_of, sgd_step
 
 #: (question, points, how it is graded) in the assignment's order; "manual" is for the instructor.
@@ -108,8 +109,7 @@ def expected_layers(input_size: int, hidden: list[int], output: int, rate: float
 
 def parameters(input_size: int, hidden: list[int], output: int) -> int:
     """``(in + 1) · out`` summed over the Linear layers."""
-    widths = [input_size, *hidden, output]
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    return parameter_count([input_size, *hidden, output])
 
 
 def genuine(results: list[tuple[str, bool, str]], values: set[str],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import torch.nn as nn
 
 from nnfoundations import _checks
 from nnfoundations._errors import InvalidTypeError, InvalidValueError
+from nnfoundations._machine import available_memory
+from nnfoundations._mlp import parameter_count
 
 
 def build_model(
@@ -66,26 +67,14 @@ def build_model(
 def _fits_in_memory(widths: list[int]) -> None:
     """Refuse a network that this machine's memory cannot train: its weights, their
     gradients and an optimizer's two moments (Adam's) make four float32 copies."""
-    parameters = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-    memory = _available_memory()
+    parameters = parameter_count(widths)
+    memory = available_memory()
     if TRAINING_COPIES * 4 * parameters > 0.8 * memory:  # the data and activations need room
         raise InvalidValueError(f"layer sizes {widths} make {parameters:,} parameters: "
                                 f"{TRAINING_COPIES * 4 * parameters / 2**30:,.1f} GiB to train "
                                 f"(weights, gradients, Adam's two moments), more than this "
                                 f"machine's {memory / 2**30:,.1f} GiB of available memory "
                                 "can hold with room for the data")
-
-
-def _available_memory() -> int:
-    """Bytes of memory available now (Linux's MemAvailable), else the physical memory."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 #: Copies of the parameters that training holds: weights, gradients, two optimizer moments.
