@@ -3,8 +3,6 @@ checked before the work, run names that never collide, warnings kept out of erro
 
 import json
 import os
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -17,9 +15,7 @@ import torch
 
 from nnfoundations import build_model, fit
 from nnfoundations._files import atomic_write_text
-from nnfoundations.app import runs
 from nnfoundations.app.cli import main
-from nnfoundations.app.config import TrainConfig
 from nnfoundations.history import StopKind
 
 QUICK = ["--epochs", "2", "--hidden", "8", "--quiet"]
@@ -109,16 +105,6 @@ def test_output_paths_are_checked_before_training(capsys, tmp_path):
     status, _, err = cli(capsys, "predict", tmp_path / "no-run", "--data", "digits", "--out",
                          tmp_path / "missing" / "p.csv")
     assert status == 2 and "the folder" in err  # refused before the run is even read
-
-
-def test_two_default_runs_in_the_same_second_both_land(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-000000")
-    config = TrainConfig(hidden=[8], epochs=1, quiet=True)
-    first = runs.train_run(config).path
-    second = runs.train_run(config).path
-    assert first.name == "20261201-000000" and second.name == "20261201-000000-2"
-    assert (first / "model.pt").is_file() and (second / "model.pt").is_file()
 
 
 def test_warnings_follow_a_success_and_never_join_an_error(capsys, monkeypatch):
@@ -322,51 +308,6 @@ def test_evaluate_without_data_scores_the_runs_own_test_rows(capsys, tmp_path):
     assert status == 2 and "has no split.json" in err
 
 
-def test_a_signal_while_the_run_is_written_waits_until_it_landed(tmp_path, monkeypatch):
-    draw = runs.plot_history
-
-    def interrupted_plot(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, mid-write
-        return draw(*args, **kwargs)
-
-    monkeypatch.setattr(runs, "plot_history", interrupted_plot)
-    with pytest.raises(KeyboardInterrupt):
-        runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "curves.png", "history.json", "metrics.json", "model.pt", "settings.json", "split.json"]
-    assert not list(tmp_path.glob(".*.tmp"))
-
-
-def _partial(folder, name, host, pid):
-    folder = folder / name
-    folder.mkdir()
-    (folder / runs.TMP_MARKER).write_text(json.dumps({"host": host, "pid": pid}))
-    return folder
-
-
-def test_only_our_marked_folders_of_dead_runs_on_this_host_are_swept(tmp_path):
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True).stdout)
-    here = socket.gethostname()
-    stale = _partial(tmp_path, ".old.abc123.tmp", here, dead)
-    busy = _partial(tmp_path, ".busy.def456.tmp", here, os.getpid())
-    elsewhere = _partial(tmp_path, ".far.ghi789.tmp", here + "-other-host", dead)
-    precious = tmp_path / f".precious.{dead}.data.tmp"  # a user's, named like our old ones
-    precious.mkdir()
-    (precious / "thesis.txt").write_text("keep me")
-    runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
-    assert not stale.exists()
-    assert busy.exists() and elsewhere.exists()
-    assert (precious / "thesis.txt").read_text() == "keep me"
-    assert not (tmp_path / "r" / runs.TMP_MARKER).exists()
-
-
-def test_a_legal_long_out_name_is_written(tmp_path):
-    out = tmp_path / ("r" * 240)
-    assert runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(out))).path \
-        == out
-
-
 def test_predict_reads_new_data_without_the_label_column(capsys, tmp_path):
     rows = [[k % 2, k * 0.1, (k * 3) % 5] for k in range(40)]
     data = tmp_path / "train.csv"
@@ -538,9 +479,3 @@ def test_out_to_stdout_writes_into_the_redirect(tmp_path):
     assert len(target.read_text().splitlines()) == 1798
 
 
-def test_a_second_default_run_in_the_same_second_after_the_first_landed(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-000001")
-    config = TrainConfig(hidden=[8], epochs=1, quiet=True)
-    assert runs.train_run(config).path.name == "20261201-000001"
-    assert runs.train_run(config).path.name == "20261201-000001-2"
