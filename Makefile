@@ -29,14 +29,18 @@ $(VENV)/.dev-installed: $(VENV)/.torch-installed pyproject.toml constraints.txt
 run: $(VENV)/.run-installed
 	$(BIN)/nnf train
 
+# Two test workers (pytest-xdist), torch on one thread in each: the suite waits on child
+# processes much of the time, so two workers on two cores take two thirds of one's time.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
+
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # the fast loop: everything but the cases marked slow
 test-fast: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # the oracle corpus (resumable: chunks already in benchmarks/corpus/ are kept), then the
 # verdict fitted to it

@@ -22,7 +22,7 @@ from nnfoundations.grading import report
 from nnfoundations.grading.answers import score_answers
 from nnfoundations.grading.grader import SOLUTION, discover, grade
 from nnfoundations.grading.notebook import Cell, answers
-from nnfoundations.grading.sandbox import CHILD, Limits
+from nnfoundations.grading.sandbox import Limits
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("containment")]
 
@@ -200,7 +200,7 @@ def _as_at_a_terminal() -> None:
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
                          ids=lambda s: s.name)
-def test_nothing_outlives_the_grader_however_it_is_stopped(tmp_path, stop):
+def test_nothing_outlives_the_grader_however_it_is_stopped(tmp_path, stop, graded_processes):
     marker = f"{6000 + stop.value}{os.getpid() % 1000}"
     code = (HOSTILE / "outlives.py").read_text(encoding="utf-8").replace("@SLEEP@", marker)
     (tmp_path / "outlives.py").write_text(code, encoding="utf-8")
@@ -217,7 +217,7 @@ def test_nothing_outlives_the_grader_however_it_is_stopped(tmp_path, stop):
         grader.wait(timeout=60)
     finally:
         grader.kill()
-    assert wait_for(lambda: not children(marker) and not children(str(CHILD.name)), 10), \
+    assert wait_for(lambda: not children(marker) and not graded_processes(grader.pid), 10), \
         children(marker)
     assert not list(Path("/sys/fs/cgroup").glob(f"nnf-grade-{grader.pid}-*")) \
         or stop == signal.SIGKILL  # a killed grader cannot clean; the next one sweeps it

@@ -58,13 +58,12 @@ def _patience(text: str) -> int | None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from nnfoundations.app.runs import train_run
-
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
-    if args.nproc != 1:
+    if args.nproc != 1:  # the launcher loads no torch: each process does
         from nnfoundations.app.launch import launch
         config.check()  # a bad flag is one line here, not one per process
         return launch(args.argv, args.nproc)
+    from nnfoundations.app.runs import train_run
     result = train_run(config, None if args.quiet else
                        lambda line: print(f"nnf: {line}", file=sys.stderr))
     if result.path is None:  # a data-parallel rank other than 0: rank 0 reports
