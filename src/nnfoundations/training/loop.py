@@ -195,12 +195,8 @@ def run_fit(model: nn.Module, train: Data, val: Data | None, settings: FitSettin
     """:func:`fit` with its settings already checked into a record (by the CLI under its
     flags' names, say, or by ``NNFClassifier`` under its parameters'): the same run."""
     rank, world = _place(model, device, train)
-    if settings.seed is not None:
-        torch.manual_seed(settings.seed)
     adopt_seed = settings.seed is None  # a resumed run takes the saved run's seed
-    seed = settings.seed if settings.seed is not None else \
-        int(torch.randint(2**31 - 1, ()).item())
-    settings = replace(settings, seed=seed)
+    settings, seed = _seeded(settings)
     generator = torch.Generator().manual_seed(seed)
     batches = Batches(train, settings.batch_size, model_device(model), model_dtype(model),
                       rank, world)
@@ -209,8 +205,8 @@ def run_fit(model: nn.Module, train: Data, val: Data | None, settings: FitSettin
     loss_kind = LossKind.CROSS_ENTROPY if loss_fn is None or \
         isinstance(loss_fn, nn.CrossEntropyLoss) else LossKind.OTHER
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    sync = GradientSync(model.parameters()) if world > 1 else None
-    step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt, sync)
+    step_fn, used = _stepper(settings.engine, model, batches, loss_fn, opt,
+                             GradientSync(model.parameters()) if world > 1 else None)
     recorded = {**settings.to_dict(), "loss_fn": repr(loss_fn), "loss_kind": loss_kind.value,
                 "engine": used, "processes": world, "n_train": batches.n,
                 "n_val": None if val_data is None else len(val_data[0]),
@@ -224,15 +220,32 @@ def run_fit(model: nn.Module, train: Data, val: Data | None, settings: FitSettin
                                                adopt_seed)
     initial = snapshot(model) if settings.restore_best and state.best is None else None
     show = rank == 0 and (sys.stderr.isatty() if progress is None else bool(progress))
-    own_first = [Observe(model)] if telemetry else []
-    own_last = ([Progress(len(batches))] if show else []) + \
-        ([Checkpoint(checkpoint)] if checkpoint is not None and rank == 0 else [])
-    parts = _Parts(batches, val_data, loss_fn, step_fn,
-                   [*own_first, EarlyStopping(settings.patience, settings.min_delta),
-                    *hooks, *own_last])
+    chain = _hooks(state, hooks, telemetry, len(batches) if show else None,
+                   checkpoint if rank == 0 else None)
     with caught() as stop_flag:  # Ctrl-C or SIGTERM: stop after the current step
-        _train(state, parts, stop_flag)
+        _train(state, _Parts(batches, val_data, loss_fn, step_fn, chain), stop_flag)
     return _finish(state, initial)
+
+
+def _seeded(settings: FitSettings) -> tuple[FitSettings, int]:
+    """The settings with a seed, and the seed: the one given (torch's RNG seeded with it
+    too), or one drawn from torch's RNG (so that a user who seeded torch gets the same
+    run)."""
+    if settings.seed is not None:
+        torch.manual_seed(settings.seed)
+        return settings, settings.seed
+    seed = int(torch.randint(2**31 - 1, ()).item())
+    return replace(settings, seed=seed), seed
+
+
+def _hooks(state: FitState, hooks: Sequence[Hook], telemetry: bool, progress_steps: int | None,
+           checkpoint: str | Path | None) -> list[Hook]:
+    """The run's hooks in their order: telemetry, the stopping decision, the user's, then
+    progress and the checkpoint, which show and save what the others did."""
+    return [*([Observe(state.model)] if telemetry else []),
+            EarlyStopping(state.settings.patience, state.settings.min_delta), *hooks,
+            *([Progress(progress_steps)] if progress_steps is not None else []),
+            *([Checkpoint(checkpoint)] if checkpoint is not None else [])]
 
 
 def _place(model: nn.Module, device: str | torch.device | None, train: Data) -> tuple[int, int]:
