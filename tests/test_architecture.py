@@ -114,9 +114,10 @@ def test_the_commands_that_load_no_model_never_import_torch(tmp_path):
         code = ("from nnfoundations.app.cli import main\n"
                 f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert e.code == 0\n")
         assert "torch" not in loaded_after(code), argv
-    assert "torch" not in loaded_after(
-        f"from nnfoundations.app.cli import main\nmain(['plot', {str(history)!r}, '-o', "
-        f"{str(tmp_path / 'c.png')!r}])")
+    for command, output in (("plot", "c.png"), ("report", "r.html")):
+        assert "torch" not in loaded_after(
+            f"from nnfoundations.app.cli import main\nmain([{command!r}, {str(history)!r}, "
+            f"'-o', {str(tmp_path / output)!r}])"), command
 
 
 def test_every_lazy_name_resolves_to_its_module():

@@ -3,7 +3,7 @@
 Section 1 (the chain rule): :class:`Value`, :func:`explain`. Section 2 (the building blocks):
 :func:`build_model`, :func:`train_one_step`, :func:`evaluate`. Section 3 (the loop):
 :func:`fit` (and its :class:`Hook`), :class:`History`, :func:`diagnose`,
-:func:`plot_history`, :func:`dead_units`, :func:`updates_per_epoch`.
+:func:`plot_history`, :func:`report`, :func:`dead_units`, :func:`updates_per_epoch`.
 
 The package is in wings (see the README's "How the code is organised"): ``autodiff`` and
 ``diagnosis`` need neither torch nor numpy; ``training`` is the PyTorch side; ``app`` holds
@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "explain": "nnfoundations.autodiff.explain",
     "check": "nnfoundations.autodiff.check",
     "draw_graph": "nnfoundations.app.graph_figure",
+    "report": "nnfoundations.app.report",
     "Diagnosis": "nnfoundations.diagnosis.kinds",
     "diagnose": "nnfoundations.diagnosis.verdict",
     "diagnose_file": "nnfoundations.diagnosis.verdict",
@@ -50,12 +51,14 @@ __all__ = [  # the keys of _EXPORTS, spelt out for linters and type checkers
     "Value", "build_model",
     "check", "count_parameters", "dead_units", "diagnose", "diagnose_file", "draw_graph",
     "early_stopping",
-    "evaluate", "explain", "fit", "lr_find", "plot_history", "read_runs", "train_one_step",
+    "evaluate", "explain", "fit", "lr_find", "plot_history", "read_runs", "report",
+    "train_one_step",
     "updates_per_epoch",
 ]
 
 if TYPE_CHECKING:
     from nnfoundations.app.graph_figure import draw_graph
+    from nnfoundations.app.report import report
     from nnfoundations.autodiff.check import check
     from nnfoundations.autodiff.engine import Value
     from nnfoundations.autodiff.explain import Explanation, explain

@@ -19,7 +19,8 @@ def test_train_prints_progress_and_a_report(capsys, tmp_path):
     accuracy = float(captured.out.split("test accuracy:")[1].split()[0])
     assert accuracy > 0.85 and "verdict:" in captured.out and str(out) in captured.out
     assert sorted(p.name for p in out.iterdir()) == [
-        "curves.png", "history.json", "metrics.json", "model.pt", "settings.json", "split.json"]
+        "curves.png", "history.json", "metrics.json", "model.pt", "report.html", "settings.json",
+        "split.json"]
 
 
 def test_python_dash_m_runs_the_cli():

@@ -47,7 +47,8 @@ def test_a_signal_while_the_run_is_written_waits_until_it_landed(tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         runs.train_run(TrainConfig(hidden=[8], epochs=1, quiet=True, out=str(tmp_path / "r")))
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "curves.png", "history.json", "metrics.json", "model.pt", "settings.json", "split.json"]
+        "curves.png", "history.json", "metrics.json", "model.pt", "report.html", "settings.json",
+        "split.json"]
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -74,7 +74,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"test loss: {m['test_loss']:.4f}   test accuracy: {m['test_accuracy']:.4f}")
     print(result.diagnosis)
     print(f"run written to {result.path}/: model.pt history.json curves.png metrics.json "
-          "settings.json split.json")
+          "settings.json split.json report.html")
     return 0
 
 
@@ -149,6 +149,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     curves = read_run(args.log, run=args.run_number, columns=columns)
     path = plot_history(curves, args.output)
     print(f"curves written to {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from nnfoundations.app.report import report
+    from nnfoundations.diagnosis import Columns
+
+    columns = Columns(args.epoch_col, args.train_col, args.val_col, args.acc_col)
+    report(args.log, args.output, run=args.run_number, columns=columns)
+    print(f"report written to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -373,8 +383,7 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=int, dest="run_number",
                    help="which run of a file holding several (1-based)")
     p.add_argument("--classes", type=int, help="number of classes: chance level log K")
-    for name in ("epoch", "train", "val", "acc"):
-        p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
+    _add_columns(p)
     p.set_defaults(run=_cmd_diagnose)
     p = commands.add_parser("plot", help="plot a run's curves, from nnf or any framework's log",
                             description="Plot the curves of a run, with its verdict in the "
@@ -383,15 +392,31 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="curves.png", help="default curves.png")
     p.add_argument("--run", type=int, dest="run_number",
                    help="which run of a file holding several (1-based)")
+    _add_columns(p)
+    p.set_defaults(run=_cmd_plot)
+    p = commands.add_parser("report", help="one HTML page of a run: curves, verdict, evidence, "
+                            "findings, and for nnf's runs their metrics and settings",
+                            description="Write a self-contained HTML report of a run (no "
+                            "network needed to open it): a run directory of nnf train or any "
+                            "log nnf diagnose reads.")
+    p.add_argument("log", help="the log file or run directory")
+    p.add_argument("-o", "--output", default="report.html", help="default report.html")
+    p.add_argument("--run", type=int, dest="run_number",
+                   help="which run of a file holding several (1-based)")
+    _add_columns(p)
+    p.set_defaults(run=_cmd_report)
+
+
+def _add_columns(p: argparse.ArgumentParser) -> None:
     for name in ("epoch", "train", "val", "acc"):
         p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
-    p.set_defaults(run=_cmd_plot)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``nnf``."""
     parser = _Parser(prog="nnf", description="nnfoundations: the foundations of neural "
-                     "networks, runnable: train, evaluate, predict, diagnose, plot, explain, "
+                     "networks, runnable: train, evaluate, predict, diagnose, plot, report, "
+                     "explain, "
                      "check, compare, grade.")
     parser.add_argument("--version", action="version", version=f"nnf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

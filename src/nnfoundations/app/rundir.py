@@ -3,10 +3,11 @@ reading a run back.
 
 A run directory holds ``model.pt`` (weights, architecture, standardisation, classes and
 feature names: plain data, loadable with ``weights_only=True``), ``history.json``,
-``curves.png``, ``metrics.json``, ``settings.json`` (with the run format's version) and
+``curves.png``, ``metrics.json``, ``settings.json`` (with the run format's version),
 ``split.json`` (the data's path and SHA-256 and the held-out test rows, which ``nnf evaluate
-RUN`` scores). :func:`write_run` writes them into a temporary folder beside the final place
-and renames it at the end: a failed or interrupted run leaves nothing half-written.
+RUN`` scores) and ``report.html`` (all of it on one page). :func:`write_run` writes them
+into a temporary folder beside the final place and renames it at the end: a failed or
+interrupted run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from nnfoundations._files import current_umask
 from nnfoundations._signals import caught
 from nnfoundations.app.formats import Table, load_digits
 from nnfoundations.app.preprocess import scaler_from_dict, scaler_to_dict, standardise
+from nnfoundations.app.report import build_page
 from nnfoundations.diagnosis import Diagnosis
+from nnfoundations.diagnosis.readers import read_run
 from nnfoundations.history import History
 from nnfoundations.training.checkpoint import atomic_save, safe_load
 from nnfoundations.training.model import build_model
@@ -42,7 +45,7 @@ from nnfoundations.training.plots import plot_history
 RUN_FORMAT = 1
 #: The files of a run directory (``curves.png`` only where an epoch completed).
 FILES = ("model.pt", "history.json", "curves.png", "metrics.json", "settings.json",
-         "split.json")
+         "split.json", "report.html")
 MODEL_FORMAT = "nnfoundations-model-1"
 
 
@@ -91,10 +94,13 @@ def _write_files(out: Path, model_state: dict, history: History, diagnosis: Diag
         history.to_json(tmp / "history.json")
         if history.records:
             plot_history(history, tmp / "curves.png", diagnosis)
+        settings = {"format": RUN_FORMAT, **records["settings"], "fit": history.settings}
         for name, data in (("metrics.json", metrics), ("split.json", records["split"]),
-                           ("settings.json", {"format": RUN_FORMAT, **records["settings"],
-                                             "fit": history.settings})):
+                           ("settings.json", settings)):
             (tmp / name).write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+        (tmp / "report.html").write_text(build_page(read_run(history), diagnosis, out.name,
+                                                    history, metrics, settings),
+                                         encoding="utf-8")
         (tmp / TMP_MARKER).unlink()
         return _rename_free(tmp, out, unique)
     except BaseException:

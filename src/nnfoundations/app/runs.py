@@ -36,7 +36,7 @@ from nnfoundations.diagnosis import Diagnosis, diagnose
 from nnfoundations.history import History
 from nnfoundations.training.compare import compare_batch_sizes, comparison_table
 from nnfoundations.training.distributed import device_for_rank, init_from_env, leave
-from nnfoundations.training.inference import per_class_accuracy, predict_proba
+from nnfoundations.training.inference import confusion, per_class_accuracy, predict_proba
 from nnfoundations.training.loop import run_fit
 from nnfoundations.training.lr_finder import LRFind, lr_find
 from nnfoundations.training.model import build_model
@@ -174,15 +174,14 @@ def _test_metrics(model: nn.Module, X: torch.Tensor, y: torch.Tensor, classes: l
     if len(X) and all(torch.isfinite(p).all() for p in model.parameters()):
         metrics["test_loss"], metrics["test_accuracy"] = evaluate(model, X, y,
                                                                   nn.CrossEntropyLoss())
-        metrics["per_class"] = _per_class(model, X, y, classes)
+        metrics["confusion"] = confusion(model, X, y, len(classes))
+        metrics["per_class"] = _per_class(metrics["confusion"], classes)
     return metrics
 
 
-def _per_class(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
-               classes: list) -> list[dict[str, Any]]:
+def _per_class(matrix: list[list[int]], classes: list) -> list[dict[str, Any]]:
     return [{"class": c, "count": n, "accuracy": acc}
-            for c, (n, acc) in zip(classes, per_class_accuracy(model, X, y, len(classes)),
-                                   strict=True)]
+            for c, (n, acc) in zip(classes, per_class_accuracy(matrix), strict=True)]
 
 
 def evaluate_run(run_dir: str | Path, data: str | None = None, label: str | None = None,
@@ -209,7 +208,7 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, label: str | None
     X, y = run.features(table), torch.from_numpy(index_labels(table.labels(), run.classes))
     loss, accuracy = evaluate(run.model, X, y, nn.CrossEntropyLoss())
     return {"loss": loss, "accuracy": accuracy, "n": len(y),
-            "per_class": _per_class(run.model, X, y, run.classes)}
+            "per_class": _per_class(confusion(run.model, X, y, len(run.classes)), run.classes)}
 
 
 def predict_run(run_dir: str | Path, data: str, label: str | None = None,

@@ -1,5 +1,5 @@
 """Running a trained model without training it: one mode switch, one way to chunk, and the
-predictions built on them (class probabilities, per-class accuracy)."""
+predictions built on them (class probabilities, the confusion matrix, per-class accuracy)."""
 
 from __future__ import annotations
 
@@ -65,13 +65,27 @@ def predict_proba(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
                           for (X_chunk,) in chunks(device, X)])
 
 
-def per_class_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
-                       n_classes: int) -> list[tuple[int, float | None]]:
-    """For each class index: how many examples it has and the share predicted right."""
+def confusion(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+              n_classes: int) -> list[list[int]]:
+    """The confusion matrix: row ``i``, column ``j`` counts the examples of class ``i``
+    predicted as ``j``.
+
+    Example:
+        >>> confusion(nn.Linear(2, 2, bias=False).requires_grad_(False).eval(),
+        ...           torch.zeros(3, 2), torch.tensor([0, 1, 1]), 2)
+        [[1, 0], [2, 0]]
+    """
     predicted = predict_proba(model, X).argmax(dim=-1)
-    table: list[tuple[int, float | None]] = []
-    for c in range(n_classes):
-        mask = y.cpu() == c
-        count = int(mask.sum())
-        table.append((count, int((predicted[mask] == c).sum()) / count if count else None))
-    return table
+    pairs = y.cpu().long() * n_classes + predicted
+    return torch.bincount(pairs, minlength=n_classes**2).view(n_classes, n_classes).tolist()
+
+
+def per_class_accuracy(matrix: list[list[int]]) -> list[tuple[int, float | None]]:
+    """For each class of a :func:`confusion` matrix: how many examples it has and the share
+    predicted right (None for a class with none).
+
+    Example:
+        >>> per_class_accuracy([[3, 1], [0, 0]])
+        [(4, 0.75), (0, None)]
+    """
+    return [(sum(row), row[c] / sum(row) if sum(row) else None) for c, row in enumerate(matrix)]
