@@ -24,6 +24,8 @@ ALLOWED = {
     # imports nothing of ours
     "grading": SHARED | {"autodiff"},
     "app": SHARED | {"history", "autodiff", "diagnosis", "training", "grading", "app"},
+    # the live diagnosis in training loops: ours, and (imported when used) other frameworks'
+    "integrations": SHARED | {"history", "diagnosis", "training", "app"},
     "top": SHARED | {"autodiff", "diagnosis", "history", "training", "app"},  # __init__,
     # __main__, sklearn (the estimator)
 }

@@ -1,0 +1,56 @@
+"""The live diagnosis as a hook of ``fit``: each epoch the history so far is diagnosed; what
+turns bad (overfitting, divergence, instability, a finding) is warned of once, with its
+evidence and the epoch it started; it may stop the run, and may write the report at the
+end."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from nnfoundations.app.report import report
+from nnfoundations.diagnosis.watch import Alarm, Watch
+from nnfoundations.history import StopKind
+from nnfoundations.training.hooks import FitState, Hook
+
+
+class DiagnosisWarning(UserWarning):
+    """What the live diagnosis found turned bad in a run."""
+
+
+class Diagnose(Hook):
+    """Diagnose the run after every epoch, and warn once of what turned bad.
+
+    Args:
+        stop: end the run at the first alarm (``fit`` then restores the best epoch's
+            weights, as it does by default).
+        report: write the run's report (``nnf report``'s page) here at the end.
+        every: diagnose every this many epochs (1: each one).
+
+    Example:
+        >>> hook = Diagnose(stop=True)  # fit(model, train, val, epochs=..., hooks=[hook])
+        >>> hook.alarms
+        []
+    """
+
+    def __init__(self, stop: bool = False, report: str | Path | None = None,
+                 every: int = 1) -> None:
+        self.stop, self.report, self.every = stop, report, every
+        self.watch = Watch()
+        self.alarms: list[Alarm] = []
+
+    def on_epoch_end(self, state: FitState) -> None:
+        """Diagnose the history so far; warn of the new alarms, and stop if asked to."""
+        if state.epoch % self.every:
+            return
+        fresh = self.watch.update(state.history)
+        for alarm in fresh:
+            warnings.warn(f"epoch {state.epoch}: {alarm}", DiagnosisWarning, stacklevel=2)
+        self.alarms += fresh
+        if fresh and self.stop:
+            state.stop(StopKind.REQUESTED, f"the live diagnosis stopped the run: {fresh[0]}")
+
+    def on_fit_end(self, state: FitState) -> None:
+        """Write the report, where asked."""
+        if self.report is not None and len(state.history):
+            report(state.history, self.report)
