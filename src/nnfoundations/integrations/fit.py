@@ -11,11 +11,8 @@ from pathlib import Path
 from nnfoundations.app.report import report
 from nnfoundations.diagnosis.watch import Alarm, Watch
 from nnfoundations.history import StopKind
+from nnfoundations.integrations.live import DiagnosisWarning
 from nnfoundations.training.hooks import FitState, Hook
-
-
-class DiagnosisWarning(UserWarning):
-    """What the live diagnosis found turned bad in a run."""
 
 
 class Diagnose(Hook):
