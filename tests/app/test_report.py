@@ -59,8 +59,11 @@ def test_nnf_train_writes_a_report_with_its_metrics_and_confusion_matrix(run_dir
     assert outside(page) == [] and "<script" not in page and "@font-face" not in page
 
 
-@pytest.mark.parametrize("log", ["keras.csv", "trainer_state.json", "lightning", "tensorboard"])
-def test_any_frameworks_log_gets_a_page_of_what_it_has(tmp_path, capsys, log):
+LOGS = ["keras.csv", "trainer_state.json", "lightning", "tensorboard"]
+
+
+def framework_log(tmp_path, log):
+    """A log as each framework writes it by default."""
     path = tmp_path / log
     if log == "keras.csv":
         path.write_text("epoch,loss,val_loss,accuracy,val_accuracy\n" + "".join(
@@ -77,6 +80,12 @@ def test_any_frameworks_log_gets_a_page_of_what_it_has(tmp_path, capsys, log):
                 writer.add_scalar("val/loss", 1 / e + 0.002 * e * e, e)
     else:
         path = ROOT / "examples" / "lightning_metrics.csv"
+    return path
+
+
+@pytest.mark.parametrize("log", LOGS)
+def test_any_frameworks_log_gets_a_page_of_what_it_has(tmp_path, capsys, log):
+    path = framework_log(tmp_path, log)
     assert main(["report", str(path), "-o", str(tmp_path / "r.html")]) == 0
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<svg" in page and 'id="verdict"' in page and 'id="confusion"' not in page
@@ -105,3 +114,7 @@ def test_the_report_renders_in_a_real_browser_with_the_network_off(run_dir, tmp_
     assert dom.count("<tr>") >= 10 + 1 + 10  # per class, the test, the confusion rows
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 420) and pixels[..., :3].std() > 0.05  # not blank
+    for log in LOGS:  # and each framework's page, as the browser builds it
+        report(framework_log(tmp_path, log), tmp_path / f"{log}.html")
+        dom = browser.open_page(tmp_path / f"{log}.html")
+        assert 'id="verdict"' in dom and "<svg" in dom and 'id="reasons"' in dom, log
