@@ -5,14 +5,14 @@ end."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from nnfoundations.app.report import report
-from nnfoundations.diagnosis.watch import Alarm, Watch
+from nnfoundations.diagnosis.watch import Alarm
 from nnfoundations.history import StopKind
-from nnfoundations.integrations.live import DiagnosisWarning
+from nnfoundations.integrations.live import DiagnosisWarning, LiveDiagnosis
 from nnfoundations.training.hooks import FitState, Hook
+
+__all__ = ["Diagnose", "DiagnosisWarning"]
 
 
 class Diagnose(Hook):
@@ -32,22 +32,19 @@ class Diagnose(Hook):
 
     def __init__(self, stop: bool = False, report: str | Path | None = None,
                  every: int = 1) -> None:
-        self.stop, self.report, self.every = stop, report, every
-        self.watch = Watch()
-        self.alarms: list[Alarm] = []
+        self.live, self.every = LiveDiagnosis(stop, report=report), every
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """What it warned of, in order."""
+        return self.live.alarms
 
     def on_epoch_end(self, state: FitState) -> None:
         """Diagnose the history so far; warn of the new alarms, and stop if asked to."""
-        if state.epoch % self.every:
-            return
-        fresh = self.watch.update(state.history)
-        for alarm in fresh:
-            warnings.warn(f"epoch {state.epoch}: {alarm}", DiagnosisWarning, stacklevel=2)
-        self.alarms += fresh
-        if fresh and self.stop:
+        fresh = [] if state.epoch % self.every else self.live.observe(state.history)
+        if fresh and self.live.stop:
             state.stop(StopKind.REQUESTED, f"the live diagnosis stopped the run: {fresh[0]}")
 
     def on_fit_end(self, state: FitState) -> None:
         """Write the report, where asked."""
-        if self.report is not None and len(state.history):
-            report(state.history, self.report)
+        self.live.end(state.history)

@@ -51,14 +51,21 @@ class LiveDiagnosis:
         monitored = self.history.monitored
         if self.restore_best and weights is not None and monitored[-1] <= min(monitored):
             self.best_weights = weights()
-        fresh = self.watch.update(self.history)
-        for alarm in fresh:
-            warnings.warn(f"epoch {len(self.history)}: {alarm}", DiagnosisWarning, stacklevel=3)
-        self.alarms += fresh
-        return bool(fresh) and self.stop
+        return bool(self.observe(self.history)) and self.stop
 
-    def end(self) -> Any:
-        """Write the report where asked; the best weights to put back (None: none kept)."""
-        if self.report is not None and len(self.history):
-            report(self.history, self.report)
+    def observe(self, history: History) -> list[Alarm]:
+        """Diagnose ``history`` as it stands and warn of the alarms it raises for the first
+        time; returns them."""
+        fresh = self.watch.update(history)
+        for alarm in fresh:
+            warnings.warn(f"epoch {len(history)}: {alarm}", DiagnosisWarning, stacklevel=4)
+        self.alarms += fresh
+        return fresh
+
+    def end(self, history: History | None = None) -> Any:
+        """Write the report of ``history`` (by default the one kept here) where asked; the
+        best weights to put back (None: none kept)."""
+        history = self.history if history is None else history
+        if self.report is not None and len(history):
+            report(history, self.report)
         return self.best_weights if self.restore_best else None
