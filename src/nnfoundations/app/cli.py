@@ -380,8 +380,6 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
     p.add_argument("log", help="the log file or run directory")
     p.add_argument("--json", action="store_true",
                    help="print JSON: one object for a log of one run, a list for several")
-    p.add_argument("--run", type=int, dest="run_number",
-                   help="which run of a file holding several (1-based)")
     p.add_argument("--classes", type=int, help="number of classes: chance level log K")
     _add_columns(p)
     p.set_defaults(run=_cmd_diagnose)
@@ -390,8 +388,6 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
                             "title: any log nnf diagnose reads.")
     p.add_argument("log", help="the log file or run directory")
     p.add_argument("-o", "--output", default="curves.png", help="default curves.png")
-    p.add_argument("--run", type=int, dest="run_number",
-                   help="which run of a file holding several (1-based)")
     _add_columns(p)
     p.set_defaults(run=_cmd_plot)
     p = commands.add_parser("report", help="one HTML page of a run: curves, verdict, evidence, "
@@ -401,13 +397,14 @@ def _add_curves(commands: argparse._SubParsersAction) -> None:
                             "log nnf diagnose reads.")
     p.add_argument("log", help="the log file or run directory")
     p.add_argument("-o", "--output", default="report.html", help="default report.html")
-    p.add_argument("--run", type=int, dest="run_number",
-                   help="which run of a file holding several (1-based)")
     _add_columns(p)
     p.set_defaults(run=_cmd_report)
 
 
 def _add_columns(p: argparse.ArgumentParser) -> None:
+    """What picks the run and its series out of a log: ``--run`` and the ``--*-col`` names."""
+    p.add_argument("--run", type=int, dest="run_number",
+                   help="which run of a file holding several (1-based)")
     for name in ("epoch", "train", "val", "acc"):
         p.add_argument(f"--{name}-col", help=f"the column of the {name} series")
 
